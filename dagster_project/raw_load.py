@@ -1,0 +1,440 @@
+"""Raw loading: one month of raw Parquet into DuckDB, validated, de-duplicated, quarantined, balanced.
+
+All the row work is set-based DuckDB SQL. The month is replaced in one transaction, after every file of the
+month has been read and cast: a bad file raises `BadRawFile` before anything is written.
+
+Rules (CONTRACT §1 "Bad input"), per month and dataset:
+1. duplicates: rows with the same non-null id are one event; the latest delivered copy wins (file mtime, then
+   file name, then later position in the file); dropped copies that differ are recorded as conflicts;
+2. row rules on the kept row, first matching reason wins (see `_reason_sql`);
+3. conservation: rows read = counted + quarantined + duplicates dropped.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+
+class BadRawFile(RuntimeError):
+    """A raw file that cannot be loaded; the message names the file and, where one is at fault, the column."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    id_col: str
+    columns: dict[str, str]  # contract column -> DuckDB type
+    optional: frozenset[str] = field(default_factory=frozenset)  # may be absent from a file (then null)
+    event_time: str | None = None  # decides the month
+    required: tuple[str, ...] = ()  # missing_required, beyond the id
+    enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    nullable_enums: frozenset[str] = field(default_factory=frozenset)
+    partition: str = "month"  # folder key: month=YYYY-MM or snapshot_date=YYYY-MM-DD
+
+
+CALLS = Dataset(
+    name="calls",
+    id_col="call_id",
+    columns={
+        "call_id": "VARCHAR", "account_id": "VARCHAR", "user_id": "VARCHAR", "direction": "VARCHAR",
+        "started_at": "TIMESTAMP", "answered_at": "TIMESTAMP", "ended_at": "TIMESTAMP",
+        "from_number": "VARCHAR", "to_number": "VARCHAR", "disposition": "VARCHAR",
+        "forwarded_to": "VARCHAR", "initiated_via": "VARCHAR",
+    },
+    optional=frozenset({"answered_at", "forwarded_to", "initiated_via"}),
+    event_time="started_at",
+    required=("user_id", "started_at", "ended_at", "direction", "disposition"),
+    enums={
+        "direction": ("inbound", "outbound", "internal"),
+        "disposition": ("answered", "no_answer", "busy", "failed", "voicemail"),
+        "initiated_via": ("app", "desk_phone", "web", "api"),
+    },
+    nullable_enums=frozenset({"initiated_via"}),
+)
+MESSAGES = Dataset(
+    name="messages",
+    id_col="message_id",
+    columns={
+        "message_id": "VARCHAR", "account_id": "VARCHAR", "user_id": "VARCHAR", "channel": "VARCHAR",
+        "direction": "VARCHAR", "sent_at": "TIMESTAMP", "counterparty_number": "VARCHAR", "segments": "INTEGER",
+    },
+    optional=frozenset({"segments"}),
+    event_time="sent_at",
+    required=("user_id", "sent_at", "direction", "channel"),
+    enums={"channel": ("sms", "mms", "whatsapp"), "direction": ("sent", "received")},
+)
+CHATS = Dataset(
+    name="chats",
+    id_col="chat_message_id",
+    columns={
+        "chat_message_id": "VARCHAR", "account_id": "VARCHAR", "user_id": "VARCHAR",
+        "conversation_id": "VARCHAR", "sent_at": "TIMESTAMP",
+    },
+    event_time="sent_at",
+    required=("user_id", "sent_at"),
+)
+ACCOUNTS = Dataset(
+    name="accounts",
+    id_col="account_id",
+    columns={
+        "account_id": "VARCHAR", "account_name": "VARCHAR", "country": "VARCHAR", "plan": "VARCHAR",
+        "declared_contact_center": "BOOLEAN", "surcharge_agreed_on": "DATE",
+        "surcharge_rate_per_minute": "DECIMAL(10,4)", "currency": "VARCHAR",
+    },
+    optional=frozenset({"surcharge_agreed_on", "surcharge_rate_per_minute"}),
+    partition="snapshot_date",
+)
+USERS = Dataset(
+    name="users",
+    id_col="user_id",
+    columns={"user_id": "VARCHAR", "account_id": "VARCHAR", "created_at": "TIMESTAMP", "deactivated_at": "TIMESTAMP"},
+    optional=frozenset({"deactivated_at"}),
+    partition="snapshot_date",
+)
+EVENT_DATASETS = (CALLS, MESSAGES, CHATS)
+REFERENCE_DATASETS = (ACCOUNTS, USERS)
+BOOKKEEPING = ("source_file", "source_row", "delivered_at")
+
+DDL = """
+create schema if not exists raw;
+create schema if not exists audit;
+create table if not exists raw.calls (
+    month date, {calls}, source_file varchar, source_row bigint, delivered_at timestamp,
+    quarantine_reason varchar);
+create table if not exists raw.messages (
+    month date, {messages}, source_file varchar, source_row bigint, delivered_at timestamp,
+    quarantine_reason varchar);
+create table if not exists raw.chats (
+    month date, {chats}, source_file varchar, source_row bigint, delivered_at timestamp,
+    quarantine_reason varchar);
+create table if not exists raw.accounts (snapshot_date date, {accounts}, source_file varchar);
+create table if not exists raw.users (snapshot_date date, {users}, source_file varchar);
+create table if not exists audit.quarantined_rows (
+    month date, dataset varchar, source_file varchar, row_id varchar, reason varchar);
+create table if not exists audit.conflicting_duplicates (
+    month date, dataset varchar, id varchar, kept_file varchar, dropped_file varchar);
+create table if not exists audit.load_balance (
+    month date, dataset varchar, rows_read bigint, rows_counted bigint, rows_quarantined bigint,
+    duplicates_dropped bigint);
+create table if not exists audit.loaded_files (
+    month date, dataset varchar, source_file varchar, size_bytes bigint, modified_at timestamp, rows_read bigint);
+create table if not exists audit.month_watermarks (month date, data_complete_to timestamp);
+"""
+
+QUARANTINE_REASONS = (
+    "missing_required", "invalid_value", "invalid_interval", "wrong_month", "unknown_user", "account_mismatch",
+)
+
+
+def _cols_ddl(ds: Dataset) -> str:
+    return ", ".join(f"{c} {t}" for c, t in ds.columns.items())
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(DDL.format(**{ds.name: _cols_ddl(ds) for ds in EVENT_DATASETS + REFERENCE_DATASETS}))
+
+
+def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path), read_only=read_only)
+    # Month truncation of TIMESTAMPTZ follows the session zone: pin it so results never depend on the machine.
+    con.execute("set TimeZone = 'UTC'")
+    return con
+
+
+@dataclass(frozen=True)
+class RawFile:
+    path: Path
+    rel: str  # relative to the raw dir, POSIX
+    partition_value: str  # YYYY-MM or YYYY-MM-DD
+    size: int
+    mtime_us: int
+
+
+def list_files(raw_dir: Path, ds: Dataset, partition_value: str | None = None) -> list[RawFile]:
+    """Files of a dataset, optionally of one partition folder, sorted by relative path (deterministic)."""
+    base = raw_dir / ds.name
+    if not base.is_dir():
+        return []
+    folders = [base / f"{ds.partition}={partition_value}"] if partition_value else sorted(base.glob(f"{ds.partition}=*"))
+    out = []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for p in sorted(folder.glob("*.parquet")):
+            st = p.stat()
+            out.append(RawFile(p, p.relative_to(raw_dir).as_posix(), folder.name.split("=", 1)[1],
+                               st.st_size, st.st_mtime_ns // 1000))
+    return out
+
+
+def months_in_raw(raw_dir: Path) -> list[str]:
+    """Every YYYY-MM with an event folder, sorted."""
+    months = set()
+    for ds in EVENT_DATASETS:
+        base = Path(raw_dir) / ds.name
+        if base.is_dir():
+            months.update(p.name.split("=", 1)[1] for p in base.glob("month=*") if p.is_dir())
+    return sorted(months)
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _file_schema(con: duckdb.DuckDBPyConnection, f: RawFile) -> dict[str, str]:
+    try:
+        rows = con.execute(f"describe select * from read_parquet({_sql_str(str(f.path))})").fetchall()
+    except duckdb.Error as e:
+        raise BadRawFile(f"{f.rel}: cannot be read as Parquet ({e.__class__.__name__}: {e})") from e
+    return {r[0]: r[1] for r in rows}
+
+
+def _cast_expr(col: str, target: str, source_type: str) -> str:
+    if target == "TIMESTAMP" and source_type.startswith("TIMESTAMP WITH TIME ZONE"):
+        # Session zone is UTC, so this is the UTC wall-clock instant.
+        return f"cast({col} as TIMESTAMP)"
+    return f"cast({col} as {target})"
+
+
+def _file_select(con: duckdb.DuckDBPyConnection, f: RawFile, ds: Dataset) -> str:
+    """SELECT of one file cast to the contract types, plus bookkeeping columns. Raises on a missing column."""
+    schema = _file_schema(con, f)
+    exprs = []
+    for col, typ in ds.columns.items():
+        if col in schema:
+            exprs.append(f"{_cast_expr(col, typ, schema[col])} as {col}")
+        elif col in ds.optional:
+            exprs.append(f"cast(null as {typ}) as {col}")
+        else:
+            raise BadRawFile(f"{f.rel}: required column '{col}' is missing")
+    exprs += [
+        f"{_sql_str(f.rel)} as source_file",
+        "file_row_number as source_row",
+        f"make_timestamp({f.mtime_us}) as delivered_at",
+    ]
+    if ds.partition == "snapshot_date":
+        exprs.append(f"date {_sql_str(f.partition_value)} as snapshot_date")
+    return f"select {', '.join(exprs)} from read_parquet({_sql_str(str(f.path))}, file_row_number = true)"
+
+
+def _land(con: duckdb.DuckDBPyConnection, files: list[RawFile], ds: Dataset, table: str) -> None:
+    """Read and cast every file into a temp table; on a cast error find and name the file and column."""
+    extra = ", snapshot_date date" if ds.partition == "snapshot_date" else ""
+    con.execute(f"create or replace temp table {table} ({_cols_ddl(ds)}, source_file varchar, "
+                f"source_row bigint, delivered_at timestamp{extra})")
+    selects = [_file_select(con, f, ds) for f in files]
+    if not selects:
+        return
+    try:
+        con.execute(f"insert into {table} by name " + " union all by name ".join(selects))
+    except duckdb.Error as e:
+        for f in files:
+            schema = _file_schema(con, f)
+            for col, typ in ds.columns.items():
+                if col not in schema:
+                    continue
+                try:
+                    con.execute(f"select count({_cast_expr(col, typ, schema[col])}) "
+                                f"from read_parquet({_sql_str(str(f.path))})").fetchone()
+                except duckdb.Error as ce:
+                    raise BadRawFile(
+                        f"{f.rel}: column '{col}' ({schema[col]}) cannot be cast to {typ}: {ce}") from ce
+        raise BadRawFile(f"reading {ds.name} files failed: {e}") from e
+
+
+def _reason_sql(ds: Dataset, month_start: str) -> str:
+    """First matching quarantine reason of a kept row `k` joined to its user-as-of-month `u` (else null)."""
+    missing = " or ".join(f"k.{c} is null" for c in (ds.id_col, *ds.required))
+    invalid = []
+    for col, values in ds.enums.items():
+        allowed = ", ".join(_sql_str(v) for v in values)
+        cond = f"k.{col} not in ({allowed})"
+        invalid.append(f"(k.{col} is not null and {cond})" if col in ds.nullable_enums else cond)
+    t = f"k.{ds.event_time}"
+    whens = [f"when {missing} then 'missing_required'"]
+    if invalid:
+        whens.append(f"when {' or '.join(invalid)} then 'invalid_value'")
+    if ds.name == "calls":
+        whens.append("when k.ended_at < k.started_at or k.answered_at < k.started_at "
+                     "or k.answered_at > k.ended_at then 'invalid_interval'")
+    whens += [
+        f"when {t} < date {_sql_str(month_start)} "
+        f"or {t} >= date {_sql_str(month_start)} + interval 1 month then 'wrong_month'",
+        "when u.user_id is null then 'unknown_user'",
+        "when k.account_id is not null and k.account_id <> u.account_id then 'account_mismatch'",
+    ]
+    return "case " + " ".join(whens) + " end"
+
+
+USERS_AS_OF_MONTH_SQL = """
+    -- The user's record as of the month: latest snapshot on or before the month's last day that contains it,
+    -- else the earliest snapshot that does (CONTRACT §1). Mirrors dbt's int_users__as_of_month.
+    select user_id, account_id
+    from raw.users
+    qualify row_number() over (
+        partition by user_id
+        order by (snapshot_date <= {month_end}) desc,
+                 case when snapshot_date <= {month_end} then snapshot_date end desc nulls last,
+                 snapshot_date asc
+    ) = 1
+"""
+
+
+@dataclass
+class LoadResult:
+    month: str
+    balance: dict[str, dict[str, int]]  # dataset -> rows_read, rows_counted, rows_quarantined, duplicates_dropped
+    quarantined_by_reason: dict[str, dict[str, int]]
+    conflicts: dict[str, int]
+    files: dict[str, int]
+    reference_rows: dict[str, int]
+    data_complete_to: str | None
+
+
+def _load_reference(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> dict[str, int]:
+    """Every snapshot of accounts and users, into temp tables (one row per snapshot and id, latest delivery)."""
+    counts = {}
+    for ds in REFERENCE_DATASETS:
+        _land(con, list_files(raw_dir, ds), ds, f"landed_{ds.name}")
+        cols = ", ".join(ds.columns)
+        con.execute(f"""
+            create or replace temp table ref_{ds.name} as
+            select snapshot_date, {cols}, source_file from landed_{ds.name}
+            where {ds.id_col} is not null
+            qualify row_number() over (partition by snapshot_date, {ds.id_col}
+                                       order by delivered_at desc, source_file desc, source_row desc) = 1
+        """)
+        counts[ds.name] = con.execute(f"select count(*) from ref_{ds.name}").fetchone()[0]
+    return counts
+
+
+def load_month(con: duckdb.DuckDBPyConnection, raw_dir: Path, month: str) -> LoadResult:
+    """Load month `YYYY-MM` from `raw_dir` and replace it in the database, in one transaction."""
+    raw_dir = Path(raw_dir)
+    month_start = f"{month}-01"
+    month_end = f"(date {_sql_str(month_start)} + interval 1 month - interval 1 day)::date"
+    ensure_schema(con)
+
+    # 1. Read everything first: a bad file raises here, before anything is written.
+    reference_rows = _load_reference(con, raw_dir)
+    if reference_rows["users"] == 0:
+        raise BadRawFile(f"{raw_dir / 'users'}: no users snapshot found; cannot resolve users")
+    files = {ds.name: list_files(raw_dir, ds, month) for ds in EVENT_DATASETS}
+    for ds in EVENT_DATASETS:
+        _land(con, files[ds.name], ds, f"landed_{ds.name}")
+
+    con.execute("create or replace temp table users_asof as "
+                + USERS_AS_OF_MONTH_SQL.format(month_end=month_end).replace("raw.users", "ref_users"))
+
+    for ds in EVENT_DATASETS:
+        cols = list(ds.columns)
+        # 2. Delivery order: latest first. Null ids are never merged (each its own rank 1).
+        con.execute(f"""
+            create or replace temp table ranked_{ds.name} as
+            select *,
+                case when {ds.id_col} is null then 1
+                     else row_number() over (partition by {ds.id_col}
+                                             order by delivered_at desc, source_file desc, source_row desc)
+                end as delivery_rank
+            from landed_{ds.name}
+        """)
+        same = " and ".join(f"d.{c} is not distinct from k.{c}" for c in cols)
+        con.execute(f"""
+            create or replace temp table conflicts_{ds.name} as
+            select date {_sql_str(month_start)} as month, {_sql_str(ds.name)} as dataset, d.{ds.id_col} as id,
+                   k.source_file as kept_file, d.source_file as dropped_file
+            from ranked_{ds.name} d
+            join ranked_{ds.name} k on k.{ds.id_col} = d.{ds.id_col} and k.delivery_rank = 1
+            where d.delivery_rank > 1 and not ({same})
+        """)
+        # 3. Row rules on the kept rows; a null account_id is filled from the user's record of the month.
+        select_cols = ", ".join(
+            "case when reason is null then coalesce(account_id, user_account_id) else account_id end "
+            "as account_id" if c == "account_id" else c for c in cols)
+        con.execute(f"""
+            create or replace temp table kept_{ds.name} as
+            select date {_sql_str(month_start)} as month, {select_cols},
+                   source_file, source_row, delivered_at, reason as quarantine_reason
+            from (select k.*, u.account_id as user_account_id, {_reason_sql(ds, month_start)} as reason
+                  from ranked_{ds.name} k left join users_asof u on u.user_id = k.user_id
+                  where k.delivery_rank = 1)
+        """)
+
+    # 4. Replace the month, all datasets, in one transaction.
+    con.execute("begin transaction")
+    try:
+        for ds in REFERENCE_DATASETS:
+            con.execute(f"delete from raw.{ds.name}")
+            con.execute(f"insert into raw.{ds.name} by name select * from ref_{ds.name}")
+        for ds in EVENT_DATASETS:
+            con.execute(f"delete from raw.{ds.name} where month = ?", [month_start])
+            con.execute(f"insert into raw.{ds.name} by name select * from kept_{ds.name}")
+            for table in ("quarantined_rows", "conflicting_duplicates", "load_balance", "loaded_files"):
+                con.execute(f"delete from audit.{table} where month = ? and dataset = ?", [month_start, ds.name])
+            con.execute(f"""
+                insert into audit.quarantined_rows
+                select month, {_sql_str(ds.name)}, source_file, {ds.id_col}, quarantine_reason
+                from kept_{ds.name} where quarantine_reason is not null
+            """)
+            con.execute(f"insert into audit.conflicting_duplicates select * from conflicts_{ds.name}")
+            if files[ds.name]:
+                con.execute(f"""
+                    insert into audit.load_balance
+                    select date {_sql_str(month_start)}, {_sql_str(ds.name)},
+                        (select count(*) from landed_{ds.name}),
+                        (select count(*) from kept_{ds.name} where quarantine_reason is null),
+                        (select count(*) from kept_{ds.name} where quarantine_reason is not null),
+                        (select count(*) from ranked_{ds.name} where delivery_rank > 1)
+                """)
+        for ds_name, fs in files.items():
+            for f in fs:
+                con.execute(
+                    f"insert into audit.loaded_files select ?::date, ?, ?, ?, make_timestamp(?), "
+                    f"(select count(*) from landed_{ds_name} where source_file = ?)",
+                    [month_start, ds_name, f.rel, f.size, f.mtime_us, f.rel])
+        con.execute("delete from audit.month_watermarks where month = ?", [month_start])
+        con.execute(f"""
+            insert into audit.month_watermarks
+            select date {_sql_str(month_start)}, max(t) from (
+                select max(started_at) as t from kept_calls where quarantine_reason is null
+                union all select max(sent_at) from kept_messages where quarantine_reason is null
+                union all select max(sent_at) from kept_chats where quarantine_reason is null)
+        """)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return _result(con, month, month_start, files, reference_rows)
+
+
+def _result(con, month, month_start, files, reference_rows) -> LoadResult:
+    balance = {
+        r[0]: {"rows_read": r[1], "rows_counted": r[2], "rows_quarantined": r[3], "duplicates_dropped": r[4]}
+        for r in con.execute("select dataset, rows_read, rows_counted, rows_quarantined, duplicates_dropped "
+                             "from audit.load_balance where month = ? order by dataset", [month_start]).fetchall()
+    }
+    by_reason: dict[str, dict[str, int]] = {}
+    for ds, reason, n in con.execute(
+        "select dataset, reason, count(*) from audit.quarantined_rows where month = ? group by all order by all",
+        [month_start],
+    ).fetchall():
+        by_reason.setdefault(ds, {})[reason] = n
+    conflicts = dict(con.execute(
+        "select dataset, count(*) from audit.conflicting_duplicates where month = ? group by all order by all",
+        [month_start]).fetchall())
+    wm = con.execute("select data_complete_to from audit.month_watermarks where month = ?",
+                     [month_start]).fetchone()
+    return LoadResult(
+        month=month,
+        balance=balance,
+        quarantined_by_reason=by_reason,
+        conflicts=conflicts,
+        files={k: len(v) for k, v in files.items()},
+        reference_rows=reference_rows,
+        data_complete_to=wm[0].isoformat() if wm and wm[0] else None,
+    )
