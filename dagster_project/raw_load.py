@@ -12,9 +12,7 @@ Rules (CONTRACT §1 "Bad input"), per month and dataset:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -438,3 +436,31 @@ def _result(con, month, month_start, files, reference_rows) -> LoadResult:
         reference_rows=reference_rows,
         data_complete_to=wm[0].isoformat() if wm and wm[0] else None,
     )
+
+
+def check_conservation(con: duckdb.DuckDBPyConnection, raw_dir: Path, month: str) -> dict[str, tuple[bool, dict]]:
+    """Re-count a loaded month independently of the load: rows read from the Parquet footers of the files now
+    in the folder, counted and quarantined rows from the stored tables, duplicates from the balance row.
+    Returns, per event dataset, (balanced?, the numbers)."""
+    month_start = f"{month}-01"
+    out = {}
+    for ds in EVENT_DATASETS:
+        files = list_files(Path(raw_dir), ds, month)
+        read = 0
+        if files:
+            paths = ", ".join(_sql_str(str(f.path)) for f in files)
+            read = con.execute(f"select coalesce(sum(num_rows), 0) from parquet_file_metadata([{paths}])").fetchone()[0]
+        counted, quarantined = con.execute(
+            f"select count(*) filter (where quarantine_reason is null), "
+            f"count(*) filter (where quarantine_reason is not null) from raw.{ds.name} where month = ?",
+            [month_start]).fetchone()
+        audit_q = con.execute("select count(*) from audit.quarantined_rows where month = ? and dataset = ?",
+                              [month_start, ds.name]).fetchone()[0]
+        row = con.execute("select rows_read, duplicates_dropped from audit.load_balance "
+                          "where month = ? and dataset = ?", [month_start, ds.name]).fetchone()
+        recorded_read, dropped = row if row else (0, 0)
+        detail = {"rows_read": int(read), "rows_counted": counted, "rows_quarantined": quarantined,
+                  "duplicates_dropped": dropped}
+        ok = read == counted + quarantined + dropped and audit_q == quarantined and recorded_read == read
+        out[ds.name] = (ok, detail)
+    return out

@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make demo` (sample data -> every month -> marts, exports, summary)
+# and `make test`. Everything else is set up on the way.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+
+.PHONY: demo test ui lint bench docs clean install
+
+$(BIN)/fairuse: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/fairuse
+
+$(DAGSTER_HOME)/dagster.yaml: dagster_home.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster_home.yaml $@
+
+demo: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/fairuse generate --out data/raw --seed 7
+	$(BIN)/fairuse run --raw-dir data/raw --warehouse data/warehouse.duckdb --exports-dir data/exports
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check dagster_project tests
+	$(BIN)/sqlfluff lint dbt_models/models dbt_models/macros
+
+ui: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python -c "from dagster_project.dbt_project import ensure_manifest; ensure_manifest()"
+	$(BIN)/dagster dev -w workspace.yaml
+
+docs: install
+	$(BIN)/python -c "from dagster_project.dbt_project import ensure_manifest; ensure_manifest()"
+	cd dbt_models && FAIRUSE_BUILD_DB=$(CURDIR)/data/warehouse.build.duckdb ../$(BIN)/dbt docs generate --profiles-dir .
+
+clean:
+	rm -rf data/raw data/*.duckdb data/exports data/truth dbt_models/target

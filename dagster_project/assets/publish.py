@@ -1,0 +1,77 @@
+"""Publishing: the analysts' warehouse is replaced as a whole, atomically, after each month is built.
+
+Runs write to a separate build database. Publishing copies the `marts` and `audit` schemas into a new file and
+renames it over the warehouse path. A reader that opened the warehouse before keeps its (old) file and never
+blocks the run; one that opens it after sees the new state; nobody ever sees a half-built month. Raw and staging
+(phone numbers in clear) never reach the published file.
+"""
+
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from dagster_project.partitions import monthly_partitions
+from dagster_project.resources import FairuseResource
+
+PUBLISHED_SCHEMAS = ("marts", "audit")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish_warehouse(build_db: Path, warehouse: Path) -> dict[str, int]:
+    """Copy the published schemas of `build_db` into a fresh file and atomically replace `warehouse`."""
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    tmp = warehouse.with_name(f".{warehouse.name}.publishing-{os.getpid()}")
+    for leftover in (tmp, Path(str(tmp) + ".wal")):
+        leftover.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    counts: dict[str, int] = {}
+    try:
+        con.execute("attach ? as build (read_only)", [str(build_db)])
+        schemas = ", ".join(f"'{s}'" for s in PUBLISHED_SCHEMAS)
+        tables = con.execute(
+            f"select schema_name, table_name from duckdb_tables() "
+            f"where database_name = 'build' and schema_name in ({schemas}) order by all"
+        ).fetchall()
+        for schema, table in tables:
+            con.execute(f"create schema if not exists {schema}")
+            con.execute(f"create table {schema}.{table} as select * from build.{schema}.{table}")
+            counts[f"{schema}.{table}"] = con.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
+        con.execute("detach build")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    _fsync(tmp)
+    os.replace(tmp, warehouse)
+    _fsync(warehouse.parent)
+    return counts
+
+
+@dg.asset(
+    key=["publish", "warehouse"],
+    group_name="publish",
+    partitions_def=monthly_partitions,
+    deps=[["marts", "fct_user_monthly_usage"]],
+    kinds={"duckdb"},
+    owners=["team:data-platform"],
+    op_tags={"dagster/concurrency_key": "warehouse"},
+    description="The analysts' read-only warehouse (marts + audit), replaced atomically after each month.",
+)
+def published_warehouse(context: dg.AssetExecutionContext, fairuse: FairuseResource) -> dg.MaterializeResult:
+    s = fairuse.settings()
+    counts = publish_warehouse(s.build_db, s.warehouse)
+    table = "| table | rows |\n|---|---:|\n" + "".join(f"| {t} | {n} |\n" for t, n in counts.items())
+    return dg.MaterializeResult(metadata={
+        "path": dg.MetadataValue.path(str(s.warehouse)),
+        "tables": dg.MetadataValue.md(table),
+        "usage_rows": dg.MetadataValue.int(counts.get("marts.fct_user_monthly_usage", 0)),
+    })

@@ -1,0 +1,78 @@
+"""Argument parsing for the `fairuse` command: small pure functions, unit-tested."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def parse_month(value: str) -> str:
+    if not _MONTH.match(value):
+        raise argparse.ArgumentTypeError(f"not a month (YYYY-MM): {value!r}")
+    return value
+
+
+def parse_month_range(value: str) -> list[str]:
+    """'2026-01..2026-03' -> ['2026-01', '2026-02', '2026-03']; a single month is a range of one."""
+    first, _, last = value.partition("..")
+    last = last or first
+    parse_month(first)
+    parse_month(last)
+    if last < first:
+        raise argparse.ArgumentTypeError(f"empty month range: {value!r}")
+    months, (y, m) = [], map(int, first.split("-"))
+    while f"{y:04d}-{m:02d}" <= last:
+        months.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return months
+
+
+def positive_int(value: str) -> int:
+    n = int(value)
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer: {value!r}")
+    return n
+
+
+def positive_float(value: str) -> float:
+    x = float(value)
+    if x <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number: {value!r}")
+    return x
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fairuse", description="Fair-and-reasonable-use analytics pipeline.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write realistic sample raw data (and its ground truth beside it)")
+    g.add_argument("--out", default="data/raw", help="raw directory to write (default data/raw)")
+    g.add_argument("--users", type=positive_int, default=2000, help="number of users (default 2000)")
+    g.add_argument("--months", type=parse_month_range, default=parse_month_range("2026-07..2026-10"),
+                   help="month range YYYY-MM..YYYY-MM (default 2026-07..2026-10)")
+    g.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    g.add_argument("--calls-per-user", type=float, default=None,
+                   help="mean calls per user-month (scales event volume; default realistic)")
+
+    r = sub.add_parser("run", help="materialize every asset for the given months, in order, through Dagster")
+    r.add_argument("--raw-dir", help="raw directory (env FAIRUSE_RAW_DIR, default data/raw)")
+    r.add_argument("--warehouse", help="published DuckDB file (env FAIRUSE_WAREHOUSE)")
+    r.add_argument("--exports-dir", help="finance exports directory (env FAIRUSE_EXPORTS_DIR)")
+    r.add_argument("--policy", help="policy YAML (env FAIRUSE_POLICY_FILE)")
+    r.add_argument("--month", type=parse_month, action="append",
+                   help="a month to build (repeatable; default every month in the raw data)")
+
+    s = sub.add_parser("simulate", help="backtest an alternative policy over the built months")
+    s.add_argument("--warehouse", help="published DuckDB file (env FAIRUSE_WAREHOUSE)")
+    s.add_argument("--policy", help="alternative policy YAML (default: the current one)")
+    s.add_argument("--threshold-multiple", type=positive_float)
+    s.add_argument("--severe-multiple", type=positive_float)
+    s.add_argument("--min-cohort-size", type=positive_int)
+    s.add_argument("--month", type=parse_month, action="append", help="restrict to a month (repeatable)")
+
+    e = sub.add_parser("evaluate", help="prohibited-use flags vs a generator's ground truth")
+    e.add_argument("--warehouse", help="published DuckDB file (env FAIRUSE_WAREHOUSE)")
+    e.add_argument("--truth", help="ground-truth file (default: beside the raw directory)")
+    return p

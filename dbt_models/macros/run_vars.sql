@@ -1,0 +1,44 @@
+{#
+  Vars every run receives from Dagster. At parse time (execute = false) no vars are given, so these return a
+  placeholder; at run time a missing var fails loudly rather than falling back to a silent default.
+#}
+{% macro required_var(name) -%}
+    {%- if not execute -%}{{ return(var(name, none)) }}{%- endif -%}
+    {%- set value = var(name, none) -%}
+    {%- if value is none -%}
+        {{ exceptions.raise_compiler_error("dbt var '" ~ name ~ "' is required; runs get it from Dagster") }}
+    {%- endif -%}
+    {{ return(value) }}
+{%- endmacro %}
+
+{# First day of the month being built, as a SQL date literal. #}
+{% macro month_start() -%}
+    cast('{{ required_var("month") }}' as date)
+{%- endmacro %}
+
+{# First day of the next month (exclusive end of the month being built). #}
+{% macro month_end_exclusive() -%}
+    {{ dbt.dateadd('month', 1, month_start()) }}
+{%- endmacro %}
+
+{# Last day of the month being built (snapshots dated on or before it count for the month). #}
+{% macro month_last_day() -%}
+    cast({{ dbt.dateadd('day', -1, month_end_exclusive()) }} as date)
+{%- endmacro %}
+
+{# Rows of a list-of-dicts var as a relation: select ... union all select ... (portable, no VALUES syntax). #}
+{% macro rows_from_var(name, columns) -%}
+    {%- set rows = required_var(name) or [] -%}
+    {%- if rows | length == 0 -%}
+        select {% for c, t in columns %}cast(null as {{ t }}) as {{ c }}{{ ", " if not loop.last }}{% endfor %}
+        where 1 = 0
+    {%- else -%}
+        {%- for row in rows %}
+        select {% for c, t in columns -%}
+            cast({{ "null" if row[c] is none else (row[c] | string if t != "varchar" else "'" ~ (row[c] | replace("'", "''")) ~ "'") }} as {{ t }}) as {{ c }}
+            {{- ", " if not loop.last }}
+        {%- endfor %}
+        {{ "union all" if not loop.last }}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,42 @@
+-- Grain: one counted call of the month being built (call_id).
+-- Talk and billable seconds per CONTRACT §2, billing increment from the policy configuration.
+-- Phone numbers leave here only as keyed hashes.
+with
+
+calls as (
+    select * from {{ ref('stg_usage__calls') }}
+    where month = {{ month_start() }}
+),
+
+talk as (
+    select
+        *,
+        {{ talk_seconds('answered_at', 'ended_at') }} as talk_seconds
+    from calls
+),
+
+final as (
+    select
+        month,
+        call_id,
+        account_id,
+        user_id,
+        direction,
+        disposition,
+        initiated_via,
+        started_at,
+        answered_at,
+        ended_at,
+        talk_seconds,
+        {{ billable_seconds(
+            'talk_seconds',
+            required_var('billing_initial_seconds'),
+            required_var('billing_subsequent_seconds')
+        ) }} as billable_seconds,
+        {{ keyed_hash('from_number') }} as from_number_hash,
+        {{ keyed_hash('to_number') }} as to_number_hash,
+        {{ keyed_hash('forwarded_to') }} as forwarded_to_hash
+    from talk
+)
+
+select * from final

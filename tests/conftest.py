@@ -1,0 +1,75 @@
+"""Shared fixtures: a prepared dbt manifest, the conformance raw set with its delivery times, pipeline runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+CONFORMANCE = SHARED / "conformance"
+
+# Tests never touch data/: keep any FAIRUSE_* of the caller's shell out of them.
+for _var in ("FAIRUSE_RAW_DIR", "FAIRUSE_WAREHOUSE", "FAIRUSE_EXPORTS_DIR", "FAIRUSE_POLICY_FILE", "DAGSTER_HOME"):
+    os.environ.pop(_var, None)
+os.environ.setdefault("FAIRUSE_HASH_KEY", "test-key-not-secret")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest():
+    """Parse the dbt project once per session (dagster dev would; tests must do it themselves)."""
+    from dagster_project.dbt_project import ensure_manifest
+
+    return ensure_manifest(force=True)
+
+
+def copy_conformance_raw(dest: Path) -> Path:
+    raw = dest / "raw"
+    shutil.copytree(CONFORMANCE / "raw", raw)
+    for rel, iso in json.loads((CONFORMANCE / "delivery_times.json").read_text()).items():
+        t = dt.datetime.fromisoformat(iso).timestamp()
+        os.utime(raw / rel, (t, t))
+    return raw
+
+
+def policy_with(tmp: Path, **changes) -> Path:
+    """A copy of the repo's policy file with some values changed (dotted keys)."""
+    import yaml
+
+    raw = yaml.safe_load((REPO / "policy" / "fair_use_policy.yaml").read_text())
+    for dotted, value in changes.items():
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    path = tmp / "policy.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def run_pipeline(workdir: Path, raw: Path, months=None, policy: Path | None = None):
+    """Run the real pipeline (Dagster in process, dbt, DuckDB) and return (settings, outcomes)."""
+    from dagster_project.runner import default_months, run_months
+    from dagster_project.settings import get_settings
+
+    settings = get_settings(str(raw), str(workdir / "warehouse.duckdb"), str(workdir / "exports"),
+                            str(policy) if policy else None)
+    outcomes = run_months(settings, months or default_months(settings), out=open(os.devnull, "w"))
+    return settings, outcomes
+
+
+@pytest.fixture(scope="session")
+def conformance_build(tmp_path_factory, dbt_manifest):
+    """Both conformance months at 60/60 with min_cohort_size 3, in the machine's time zone."""
+    tmp = tmp_path_factory.mktemp("conformance")
+    raw = copy_conformance_raw(tmp)
+    policy = policy_with(tmp, **{"cohorts.min_cohort_size": 3})
+    settings, outcomes = run_pipeline(tmp, raw, policy=policy)
+    assert all(o.success for o in outcomes), outcomes
+    return settings
