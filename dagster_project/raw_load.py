@@ -158,7 +158,10 @@ def list_files(raw_dir: Path, ds: Dataset, partition_value: str | None = None) -
     base = raw_dir / ds.name
     if not base.is_dir():
         return []
-    folders = [base / f"{ds.partition}={partition_value}"] if partition_value else sorted(base.glob(f"{ds.partition}=*"))
+    if partition_value:
+        folders = [base / f"{ds.partition}={partition_value}"]
+    else:
+        folders = sorted(base.glob(f"{ds.partition}=*"))
     out = []
     for folder in folders:
         if not folder.is_dir():

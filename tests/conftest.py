@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import shutil
@@ -60,7 +61,7 @@ def run_pipeline(workdir: Path, raw: Path, months=None, policy: Path | None = No
 
     settings = get_settings(str(raw), str(workdir / "warehouse.duckdb"), str(workdir / "exports"),
                             str(policy) if policy else None)
-    outcomes = run_months(settings, months or default_months(settings), out=open(os.devnull, "w"))
+    outcomes = run_months(settings, months or default_months(settings), out=io.StringIO())
     return settings, outcomes
 
 
