@@ -28,7 +28,6 @@ class Policy:
     threshold_multiple: float
     severe_multiple: float
     contact_center_minutes_per_user: float
-    contact_center_default_rate: float
     raw: dict[str, Any]
 
     def dbt_vars(self) -> dict[str, Any]:
@@ -41,15 +40,18 @@ class Policy:
             "threshold_multiple": self.threshold_multiple,
             "severe_multiple": self.severe_multiple,
             "contact_center_minutes_per_user": self.contact_center_minutes_per_user,
-            "contact_center_default_rate": self.contact_center_default_rate,
             "policy_metrics": [
-                {
-                    "metric": m,
-                    "offering": cfg["offering"],
-                    "floor": float(cfg.get("floor", 0)),
-                    "excess_unit_rate": cfg.get("excess_unit_rate"),
-                }
+                {"metric": m, "offering": cfg["offering"], "floor": float(cfg.get("floor", 0))}
                 for m, cfg in self.metrics.items()
+            ],
+            "policy_excess_rates": [
+                {"metric": m, "currency": cur, "rate": rate}
+                for m, cfg in self.metrics.items()
+                for cur, rate in rates_by_currency(cfg.get("excess_unit_rate")).items()
+            ],
+            "policy_surcharge_rates": [
+                {"currency": cur, "rate": rate}
+                for cur, rate in rates_by_currency(self.raw["contact_center"]["default_rate_per_minute"]).items()
             ],
             "policy_free_offerings": [
                 {"country": r["country"], "plan": r["plan"], "offering": o}
@@ -78,6 +80,24 @@ class Policy:
         if any(v is not None for v in overrides.values()):
             raw["version"] = f"{raw['version']}+sim"
         return parse_policy(raw)
+
+
+def rates_by_currency(value: Any) -> dict[str, float]:
+    """A rate is a number (any currency) or a mapping currency -> number with an optional `default`.
+    Returns {currency or '*': rate}."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {("*" if k == "default" else str(k)): float(v) for k, v in value.items()}
+    return {"*": float(value)}
+
+
+def _rate(value: Any, where: str) -> None:
+    if value is None:
+        return
+    items = value.items() if isinstance(value, dict) else [("", value)]
+    for k, v in items:
+        _num(v, f"{where}.{k}" if k else where)
 
 
 def _req(d: dict, key: str, where: str) -> Any:
@@ -112,8 +132,7 @@ def parse_policy(raw: dict[str, Any]) -> Policy:
         if _req(cfg, "offering", f"metrics.{m}.") not in OFFERINGS:
             raise PolicyError(f"policy: 'metrics.{m}.offering' must be one of {list(OFFERINGS)}")
         _num(cfg.get("floor", 0), f"metrics.{m}.floor")
-        if cfg.get("excess_unit_rate") is not None:
-            _num(cfg["excess_unit_rate"], f"metrics.{m}.excess_unit_rate")
+        _rate(cfg.get("excess_unit_rate"), f"metrics.{m}.excess_unit_rate")
     free = _req(raw, "free_offerings", "")
     for i, r in enumerate(free):
         for k in ("country", "plan", "offerings"):
@@ -131,6 +150,7 @@ def parse_policy(raw: dict[str, Any]) -> Policy:
     th = _req(raw, "thresholds", "")
     cc = _req(raw, "contact_center", "")
     tm = _num(_req(th, "threshold_multiple", "thresholds."), "thresholds.threshold_multiple", positive=True)
+    _rate(_req(cc, "default_rate_per_minute", "contact_center."), "contact_center.default_rate_per_minute")
     sm = _num(_req(th, "severe_multiple", "thresholds."), "thresholds.severe_multiple", positive=True)
     if sm < tm:
         raise PolicyError("policy: 'thresholds.severe_multiple' must be >= 'thresholds.threshold_multiple'")
@@ -147,8 +167,6 @@ def parse_policy(raw: dict[str, Any]) -> Policy:
         severe_multiple=sm,
         contact_center_minutes_per_user=_num(
             _req(cc, "minutes_per_user", "contact_center."), "contact_center.minutes_per_user", positive=True),
-        contact_center_default_rate=_num(
-            _req(cc, "default_rate_per_minute", "contact_center."), "contact_center.default_rate_per_minute"),
         raw=raw,
     )
 

@@ -86,7 +86,8 @@ final as (
         cast(coalesce(m.mms_sent, 0) as bigint) as mms_sent,
         cast(coalesce(m.mms_received, 0) as bigint) as mms_received,
         cast(coalesce(m.whatsapp_sent, 0) as bigint) as whatsapp_sent,
-        cast(coalesce(m.whatsapp_received, 0) as bigint) as whatsapp_received
+        cast(coalesce(m.whatsapp_received, 0) as bigint) as whatsapp_received,
+        u.currency
     from population as p
     left join users as u on p.user_id = u.user_id
     left join calls_per_user as c on p.user_id = c.user_id
