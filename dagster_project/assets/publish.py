@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from dagster_project import exports
 from dagster_project.partitions import monthly_partitions
 from dagster_project.resources import FairuseResource
 
@@ -60,7 +61,10 @@ def publish_warehouse(build_db: Path, warehouse: Path) -> dict[str, int]:
     key=["publish", "warehouse"],
     group_name="publish",
     partitions_def=monthly_partitions,
-    deps=[["marts", "fct_user_monthly_usage"]],
+    deps=[["marts", name] for name in (
+        "fct_user_monthly_usage", "fct_cohort_monthly_averages", "fct_user_excess_ratios", "fct_fair_use_flags",
+        "fct_account_enforcement", "fct_published_thresholds", "fct_contact_center_surcharge",
+        "fct_contact_center_discussions")],
     kinds={"duckdb"},
     owners=["team:data-platform"],
     op_tags={"dagster/concurrency_key": "warehouse"},
@@ -74,4 +78,39 @@ def published_warehouse(context: dg.AssetExecutionContext, fairuse: FairuseResou
         "path": dg.MetadataValue.path(str(s.warehouse)),
         "tables": dg.MetadataValue.md(table),
         "usage_rows": dg.MetadataValue.int(counts.get("marts.fct_user_monthly_usage", 0)),
+    })
+
+
+@dg.asset(
+    key=["publish", "finance_exports"],
+    group_name="publish",
+    partitions_def=monthly_partitions,
+    deps=[published_warehouse],
+    kinds={"csv", "parquet"},
+    owners=["team:finance-systems"],
+    op_tags={"dagster/concurrency_key": "warehouse"},
+    description="Finance exports of the month (surcharges, excess-usage charges) with manifest; restatements "
+                "of already exported months keep the previous files as a numbered revision.",
+)
+def finance_exports(context: dg.AssetExecutionContext, fairuse: FairuseResource) -> dg.MaterializeResult:
+    s = fairuse.settings()
+    policy = fairuse.policy()
+    month = context.partition_key
+    con = duckdb.connect(str(s.warehouse), read_only=True)
+    try:
+        # This month, and every later month already exported: late data can move a later month's ladder.
+        later = sorted(p.name for p in s.exports_dir.glob("????-??") if p.is_dir() and p.name > month)
+        results = [exports.export_month(con, s.exports_dir, m, policy.version) for m in [month, *later]]
+    finally:
+        con.close()
+    this = results[0]
+    restated = [r.month for r in results if r.restated]
+    table = "| file | rows |\n|---|---:|\n" + "".join(f"| {n} | {k} |\n" for n, k in this.files.items())
+    return dg.MaterializeResult(metadata={
+        "directory": dg.MetadataValue.path(str(this.directory)),
+        "files": dg.MetadataValue.md(table),
+        "revision": dg.MetadataValue.int(this.revision),
+        "restated_months": dg.MetadataValue.text(", ".join(restated) or "none"),
+        "surcharge_total": dg.MetadataValue.text(this.totals["contact_center_surcharge"]),
+        "excess_charges_total": dg.MetadataValue.text(this.totals["excess_usage_charges"]),
     })

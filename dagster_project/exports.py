@@ -1,0 +1,210 @@
+"""Finance exports (CONTRACT §4): per month CSV + Parquet + manifest.json, deterministic, with restatements.
+
+- Deterministic: rows sorted by account, values formatted by fixed rules, no wall-clock time anywhere, so an
+  unchanged re-run rewrites byte-identical files (the manifest included).
+- Atomic: every file is written under a temporary name and renamed; the manifest goes last.
+- Restatements: when a month's files change, the previous set is kept under `revisions/rNNN/` and
+  `changes.csv` lists each account whose amount changed (old, new, delta). Finance never loses a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import hashlib
+import io
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SURCHARGE_COLUMNS = [
+    "month", "account_id", "declared", "detected", "inbound_billable_seconds", "outbound_billable_seconds",
+    "surcharge_minutes", "agreement_in_force", "rate_per_minute", "surcharge_amount", "currency", "status",
+    "policy_version",
+]
+EXCESS_COLUMNS = [
+    "month", "account_id", "flagged_users", "consecutive_months", "action", "excess_charge_amount", "currency",
+    "policy_version",
+]
+DATASETS = {
+    # name -> (query, amount column)
+    "contact_center_surcharge": (
+        f"select {', '.join(SURCHARGE_COLUMNS)} from marts.fct_contact_center_surcharge "
+        "where month = ? order by account_id", "surcharge_amount"),
+    "excess_usage_charges": (
+        f"select {', '.join(EXCESS_COLUMNS)} from marts.fct_account_enforcement "
+        "where month = ? and excess_charge_amount > 0 order by account_id", "excess_charge_amount"),
+}
+CHANGES_COLUMNS = ["dataset", "account_id", "currency", "old_amount", "new_amount", "delta"]
+
+
+def _fmt(value) -> str:
+    """One spelling per value: ISO dates, '.' decimals, true/false, empty for null."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _csv_bytes(columns: list[str], rows: list[tuple]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for r in rows:
+        w.writerow([_fmt(v) for v in r])
+    return buf.getvalue().encode("utf-8")
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", write_statistics=True)
+    return sink.getvalue().to_pybytes()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass
+class ExportResult:
+    month: str
+    directory: Path
+    files: dict[str, int]  # name -> rows
+    revision: int
+    restated: bool
+    changes: int
+    totals: dict[str, str]  # dataset -> total amount (as text, per currency)
+
+
+def _amounts(rows: list[tuple], columns: list[str], amount_col: str) -> dict[str, tuple[str, decimal.Decimal]]:
+    a, c, cur = columns.index("account_id"), columns.index(amount_col), columns.index("currency")
+    return {r[a]: (r[cur], decimal.Decimal(r[c])) for r in rows}
+
+
+def _read_csv_amounts(path: Path, amount_col: str) -> dict[str, tuple[str, decimal.Decimal]]:
+    if not path.exists():
+        return {}
+    with open(path, newline="", encoding="utf-8") as f:
+        return {r["account_id"]: (r["currency"], decimal.Decimal(r[amount_col] or "0")) for r in csv.DictReader(f)}
+
+
+def export_month(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str, policy_version: str) -> ExportResult:
+    """Write (or restate) the exports of month `YYYY-MM` from the marts readable through `con`."""
+    month_start = f"{month}-01"
+    out = Path(exports_dir) / month
+    out.mkdir(parents=True, exist_ok=True)
+    content: dict[str, bytes] = {}
+    rows_by: dict[str, int] = {}
+    new_amounts = {}
+    for name, (query, amount_col) in DATASETS.items():
+        cur = con.execute(query, [month_start])
+        columns = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+        table = con.execute(query, [month_start]).to_arrow_table()
+        content[f"{name}.csv"] = _csv_bytes(columns, rows)
+        content[f"{name}.parquet"] = _parquet_bytes(table)
+        rows_by[f"{name}.csv"] = rows_by[f"{name}.parquet"] = len(rows)
+        new_amounts[name] = _amounts(rows, columns, amount_col)
+    wm = con.execute("select data_complete_to from audit.month_watermarks where month = ?", [month_start]).fetchone()
+    data_complete_to = (wm[0].replace(tzinfo=dt.UTC).isoformat() if wm and wm[0] else None)
+
+    manifest_path = out / "manifest.json"
+    previous = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
+    prev_hashes = {f["name"]: f["sha256"] for f in previous["files"]} if previous else {}
+    data_names = sorted(content)
+    unchanged = previous is not None and all(
+        prev_hashes.get(n) == hashlib.sha256(content[n]).hexdigest() for n in data_names
+    ) and previous.get("policy_version") == policy_version and previous.get("data_complete_to") == data_complete_to
+    revision = previous.get("revision", 1) if previous else 1
+    changes_rows: list[tuple] = []
+    restated = False
+    if previous is not None and not unchanged:
+        # Keep the set finance may already have loaded, then describe what changed.
+        restated = True
+        revisions = out / "revisions"
+        revisions.mkdir(exist_ok=True)
+        keep = revisions / f"r{revision:03d}"
+        if not keep.exists():
+            staging = revisions / f".r{revision:03d}.tmp-{os.getpid()}"
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir()
+            for f in previous["files"]:
+                if (out / f["name"]).exists():
+                    shutil.copy2(out / f["name"], staging / f["name"])
+            shutil.copy2(manifest_path, staging / "manifest.json")
+            os.replace(staging, keep)
+        for name, (_, amount_col) in DATASETS.items():
+            old = _read_csv_amounts(keep / f"{name}.csv", amount_col)
+            new = new_amounts[name]
+            for acc in sorted(set(old) | set(new)):
+                o_cur, o = old.get(acc, (None, decimal.Decimal("0.00")))
+                n_cur, n = new.get(acc, (None, decimal.Decimal("0.00")))
+                if o != n:
+                    changes_rows.append((name, acc, n_cur or o_cur, o, n, n - o))
+        revision += 1
+    if restated:
+        content["changes.csv"] = _csv_bytes(CHANGES_COLUMNS, changes_rows)
+        rows_by["changes.csv"] = len(changes_rows)
+    elif (out / "changes.csv").exists() and previous and any(f["name"] == "changes.csv" for f in previous["files"]):
+        content["changes.csv"] = (out / "changes.csv").read_bytes()  # unchanged re-run keeps its changes file
+        rows_by["changes.csv"] = max(0, content["changes.csv"].count(b"\n") - 1)
+    for name in sorted(content):
+        _atomic_write(out / name, content[name])
+    manifest = {
+        "month": month,
+        "policy_version": policy_version,
+        "data_complete_to": data_complete_to,
+        "revision": revision,
+        "files": [{"name": n, "rows": rows_by[n], "sha256": hashlib.sha256(content[n]).hexdigest()}
+                  for n in sorted(content)],
+    }
+    _atomic_write(manifest_path, (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode("utf-8"))
+    totals = {}
+    for name in DATASETS:
+        per_cur: dict[str, decimal.Decimal] = {}
+        for cur, amount in new_amounts[name].values():
+            per_cur[cur] = per_cur.get(cur, decimal.Decimal("0")) + amount
+        totals[name] = ", ".join(f"{c} {v}" for c, v in sorted(per_cur.items())) or "0"
+    return ExportResult(month, out, {n: rows_by[n] for n in sorted(content)}, revision, restated,
+                        len(changes_rows), totals)
+
+
+def check_month_export(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str) -> tuple[bool, dict]:
+    """Exports consistent with the marts: same rows, same amounts, hashes as in the manifest."""
+    out = Path(exports_dir) / month
+    detail: dict = {}
+    ok = (out / "manifest.json").exists()
+    if not ok:
+        return False, {"missing": str(out / "manifest.json")}
+    manifest = json.loads((out / "manifest.json").read_text())
+    for f in manifest["files"]:
+        ok &= hashlib.sha256((out / f["name"]).read_bytes()).hexdigest() == f["sha256"]
+    for name, (query, amount_col) in DATASETS.items():
+        cur = con.execute(query, [f"{month}-01"])
+        columns = [d[0] for d in cur.description]
+        mart = _amounts(cur.fetchall(), columns, amount_col)
+        exported = _read_csv_amounts(out / f"{name}.csv", amount_col)
+        detail[f"{name}_rows"] = len(exported)
+        ok &= mart == exported
+    return bool(ok), detail
