@@ -28,6 +28,7 @@ class Policy:
     threshold_multiple: float
     severe_multiple: float
     contact_center_minutes_per_user: float
+    prohibited_use: dict[str, Any]
     raw: dict[str, Any]
 
     def dbt_vars(self) -> dict[str, Any]:
@@ -40,6 +41,7 @@ class Policy:
             "threshold_multiple": self.threshold_multiple,
             "severe_multiple": self.severe_multiple,
             "contact_center_minutes_per_user": self.contact_center_minutes_per_user,
+            "prohibited_use": self.prohibited_use,
             "policy_metrics": [
                 {"metric": m, "offering": cfg["offering"], "floor": float(cfg.get("floor", 0))}
                 for m, cfg in self.metrics.items()
@@ -116,6 +118,27 @@ def _num(value: Any, where: str, *, positive: bool = False, integer: bool = Fals
     return int(value) if integer else float(value)
 
 
+PROHIBITED_USE_KEYS = {
+    "auto_dialing": ("min_outbound_calls", "min_peak_calls_per_hour", "max_gap_cv", "min_session_gaps"),
+    "outbound_telemarketing": ("min_outbound_calls", "min_distinct_destination_share", "max_answer_seizure_ratio",
+                               "min_short_call_share"),
+    "forwarding_to_multi_line": ("min_concurrent_forwarded_calls", "min_forwarded_calls"),
+    "voicemail_blasting": ("window_seconds", "min_voicemails_in_window"),
+    "bulk_call_in_line": ("min_concurrent_inbound_calls", "min_distinct_callers"),
+}
+
+
+def _prohibited_use(section: dict) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in ("short_call_seconds", "session_gap_seconds"):
+        out[key] = _num(_req(section, key, "prohibited_use."), f"prohibited_use.{key}", positive=True)
+    for pattern, keys in PROHIBITED_USE_KEYS.items():
+        cfg = _req(section, pattern, "prohibited_use.")
+        out[pattern] = {k: _num(_req(cfg, k, f"prohibited_use.{pattern}."), f"prohibited_use.{pattern}.{k}",
+                                positive=True) for k in keys}
+    return out
+
+
 def parse_policy(raw: dict[str, Any]) -> Policy:
     if not isinstance(raw, dict):
         raise PolicyError("policy: the file must hold a mapping")
@@ -167,6 +190,7 @@ def parse_policy(raw: dict[str, Any]) -> Policy:
         severe_multiple=sm,
         contact_center_minutes_per_user=_num(
             _req(cc, "minutes_per_user", "contact_center."), "contact_center.minutes_per_user", positive=True),
+        prohibited_use=_prohibited_use(_req(raw, "prohibited_use", "")),
         raw=raw,
     )
 

@@ -15,9 +15,10 @@ from decimal import Decimal
 
 import duckdb
 import pytest
+import yaml
 
 from dagster_project.policy import parse_policy
-from dagster_project.settings import get_settings
+from dagster_project.settings import DEFAULT_POLICY_FILE, get_settings
 from dagster_project.simulate import run_simulation
 
 USERS = {  # user -> (account, country, plan, currency)
@@ -54,6 +55,7 @@ POLICY = {
     "cohorts": {"min_cohort_size": 2},
     "thresholds": {"threshold_multiple": 2.0, "severe_multiple": 5.0},
     "contact_center": {"minutes_per_user": 3000, "default_rate_per_minute": 0.01},
+    "prohibited_use": yaml.safe_load(DEFAULT_POLICY_FILE.read_text())["prohibited_use"],
 }
 
 
