@@ -8,10 +8,14 @@ from dagster_project.assets.raw import raw_month
 from dagster_project.checks import exports_match_marts, months_are_contiguous
 from dagster_project.jobs import monthly_pipeline
 from dagster_project.resources import build_resources
+from dagster_project.schedules import monthly_schedule
+from dagster_project.sensors import late_data_sensor
 
 defs = dg.Definitions(
     assets=[raw_month, dbt_models, published_warehouse, finance_exports],
     asset_checks=[months_are_contiguous, exports_match_marts],
     jobs=[monthly_pipeline],
+    schedules=[monthly_schedule],
+    sensors=[late_data_sensor],
     resources=build_resources(),
 )

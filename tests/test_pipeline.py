@@ -182,3 +182,31 @@ def test_sigkill_part_way_then_rerun_is_identical(built, generated, tmp_path):
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
     assert dump_tables(wh) == dumps
+
+
+def test_late_data_sensor_requests_one_rerun_per_change(built, generated, tmp_path, monkeypatch):
+    import dagster as dg
+
+    from dagster_project.sensors import late_data_sensor
+
+    settings, _ = built
+    raw = tmp_path / "raw"
+    shutil.copytree(generated, raw, copy_function=shutil.copy2)  # keep modification times
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(settings.build_db, work / "warehouse.build.duckdb")
+    shutil.copy(settings.warehouse, work / "warehouse.duckdb")
+    monkeypatch.setenv("FAIRUSE_RAW_DIR", str(raw))
+    monkeypatch.setenv("FAIRUSE_WAREHOUSE", str(work / "warehouse.duckdb"))
+
+    def tick():
+        return late_data_sensor(dg.build_sensor_context())
+
+    assert isinstance(tick(), dg.SkipReason)
+    shutil.copy(raw / "calls/month=2026-01/part-000.parquet", raw / "calls/month=2026-01/late-extra.parquet")
+    first, second = tick(), tick()
+    assert [r.partition_key for r in first] == ["2026-01"]
+    assert [r.run_key for r in first] == [r.run_key for r in second]  # the same change -> one run
+    _, outcomes = run_pipeline(work, raw, months=["2026-01"])
+    assert all(o.success for o in outcomes)
+    assert isinstance(tick(), dg.SkipReason)  # re-built: nothing left to do

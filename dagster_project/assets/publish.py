@@ -74,11 +74,55 @@ def published_warehouse(context: dg.AssetExecutionContext, fairuse: FairuseResou
     s = fairuse.settings()
     counts = publish_warehouse(s.build_db, s.warehouse)
     table = "| table | rows |\n|---|---:|\n" + "".join(f"| {t} | {n} |\n" for t, n in counts.items())
+    con = duckdb.connect(str(s.warehouse), read_only=True)
+    try:
+        summary = month_summary(con, context.partition_key)
+    finally:
+        con.close()
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(s.warehouse)),
         "tables": dg.MetadataValue.md(table),
-        "usage_rows": dg.MetadataValue.int(counts.get("marts.fct_user_monthly_usage", 0)),
+        **summary,
     })
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, month: str):
+    return con.execute(sql, [f"{month}-01"]).fetchone()[0]
+
+
+def month_summary(con: duckdb.DuckDBPyConnection, month: str) -> dict:
+    """What an operator wants to see for a month at a glance, as Dagster metadata."""
+    q = {
+        "users": "select count(*) from marts.fct_user_monthly_usage where month = ?",
+        "flagged_users": "select count(distinct user_id) from marts.fct_fair_use_flags where month = ?",
+        "flagged_accounts": "select count(*) from marts.fct_account_enforcement where month = ?",
+        "contact_centers": "select count(*) from marts.fct_contact_center_surcharge where month = ?",
+        "prohibited_use_flags": "select count(*) from marts.fct_prohibited_use_flags where month = ?",
+    }
+    meta = {k: dg.MetadataValue.int(int(_scalar(con, sql, month) or 0)) for k, sql in q.items()}
+    totals = con.execute(
+        "select currency, sum(surcharge_amount) from marts.fct_contact_center_surcharge "
+        "where month = ? and status = 'apply' group by 1 order by 1", [f"{month}-01"]).fetchall()
+    meta["surcharge_totals"] = dg.MetadataValue.text(", ".join(f"{c} {a}" for c, a in totals) or "none")
+    # Distribution of ratios to the cohort: a person would rather look than read.
+    buckets = con.execute("""
+        select bucket, count(*) from (
+            select case when ratio_to_cohort is null then 'n/a' when ratio_to_cohort < 0.5 then '< 0.5'
+                        when ratio_to_cohort < 1 then '0.5-1' when ratio_to_cohort < 2 then '1-2'
+                        when ratio_to_cohort < 5 then '2-5' else '>= 5' end as bucket
+            from marts.fct_user_excess_ratios where month = ?) group by 1""", [f"{month}-01"]).fetchall()
+    order = ["< 0.5", "0.5-1", "1-2", "2-5", ">= 5", "n/a"]
+    counts = dict(buckets)
+    peak = max(counts.values(), default=1)
+    rows = "".join(f"| {b} | {counts.get(b, 0)} | {'#' * max(0, round(30 * counts.get(b, 0) / peak))} |\n"
+                   for b in order)
+    meta["ratio_to_cohort_distribution"] = dg.MetadataValue.md("| ratio | user-metrics | |\n|---|---:|---|\n" + rows)
+    patterns = con.execute("select pattern, count(*) from marts.fct_prohibited_use_flags where month = ? "
+                           "group by 1 order by 1", [f"{month}-01"]).fetchall()
+    meta["prohibited_use_by_pattern"] = dg.MetadataValue.md(
+        "| pattern | users |\n|---|---:|\n" + "".join(f"| {p} | {n} |\n" for p, n in patterns) if patterns
+        else "none")
+    return meta
 
 
 @dg.asset(
