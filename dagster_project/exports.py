@@ -121,7 +121,7 @@ def export_month(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str, 
         cur = con.execute(query, [month_start])
         columns = [d[0] for d in cur.description]
         rows = cur.fetchall()
-        table = con.execute(query, [month_start]).to_arrow_table()
+        table = con.sql(query, params=[month_start]).to_arrow_table()
         content[f"{name}.csv"] = _csv_bytes(columns, rows)
         content[f"{name}.parquet"] = _parquet_bytes(table)
         rows_by[f"{name}.csv"] = rows_by[f"{name}.parquet"] = len(rows)

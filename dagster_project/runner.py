@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -77,10 +78,14 @@ def run_months(settings: Settings, months: list[str], out=sys.stdout) -> list[Mo
                    f"{monthly_partitions.get_last_partition_key()}); set FAIRUSE_FIRST_MONTH for older data")
             outcomes.append(MonthOutcome(month, False, 0.0, msg))
             break
-        print(f"[{month}] building ...", file=out, flush=True)
+        log_file = settings.data_dir / "logs" / f"run-{month}.log"
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        print(f"[{month}] building ... (dbt's log: {log_file})", file=out, flush=True)
         t0 = time.perf_counter()
-        result = job.execute_in_process(partition_key=month, instance=instance, raise_on_error=False,
-                                        run_config=QUIET)
+        # dagster-dbt echoes dbt's raw log to stdout: keep it in the month's log file, out of the progress lines.
+        with open(log_file, "w") as log, contextlib.redirect_stdout(log):
+            result = job.execute_in_process(partition_key=month, instance=instance, raise_on_error=False,
+                                            run_config=QUIET)
         secs = time.perf_counter() - t0
         for line in _step_lines(month, result):
             print(line, file=out, flush=True)
