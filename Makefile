@@ -28,7 +28,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check dagster_project tests
-	$(BIN)/sqlfluff lint dbt_models/models dbt_models/macros
+	FAIRUSE_BUILD_DB=$(CURDIR)/data/lint.duckdb FAIRUSE_HASH_KEY=lint $(BIN)/sqlfluff lint dbt_models/models
 
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -c "from dagster_project.dbt_project import ensure_manifest; ensure_manifest()"

@@ -1,7 +1,7 @@
 {# A prohibited-use threshold from the policy configuration, e.g. pu('auto_dialing', 'max_gap_cv'). #}
 {% macro pu(pattern, key=none) -%}
     {%- set cfg = required_var('prohibited_use') -%}
-    {%- if not execute -%}{{ return(0) }}{%- endif -%}
+    {%- if cfg is none -%}{{ return(0) }}{%- endif -%}
     {{ return(cfg[pattern] if key is none else cfg[pattern][key]) }}
 {%- endmacro %}
 

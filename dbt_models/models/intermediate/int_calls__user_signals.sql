@@ -25,9 +25,14 @@ outbound_stats as (
 ),
 
 hourly as (
-    select user_id, max(calls_in_hour) as peak_calls_per_hour
+    select
+        user_id,
+        max(calls_in_hour) as peak_calls_per_hour
     from (
-        select user_id, {{ dbt.date_trunc('hour', 'started_at') }} as hour_start, count(*) as calls_in_hour
+        select
+            user_id,
+            {{ dbt.date_trunc('hour', 'started_at') }} as hour_start,
+            count(*) as calls_in_hour
         from outbound
         group by user_id, {{ dbt.date_trunc('hour', 'started_at') }}
     ) as per_hour
@@ -37,33 +42,37 @@ hourly as (
 gaps as (
     select
         user_id,
-        {{ epoch_seconds('started_at') }}
-        - lag({{ epoch_seconds('started_at') }}) over (partition by user_id order by started_at, call_id)
-            as gap_seconds
+        {{ microseconds_between(
+            'lag(started_at) over (partition by user_id order by started_at, call_id)', 'started_at'
+        ) }} as gap_us
     from outbound
 ),
 
 gap_stats as (
-    -- only gaps inside a dialing session: a night or a lunch break says nothing about regularity
+    -- only gaps inside a dialing session: a night or a lunch break says nothing about regularity.
+    -- Sums of whole milliseconds are exact, so the statistics do not depend on the order rows are summed in
+    -- (a re-run is identical to the bit).
     select
         user_id,
         count(*) as session_gaps,
-        avg(gap_seconds) as gap_mean_seconds,
-        stddev_samp(gap_seconds) as gap_stddev_seconds
+        sum({{ int_div('gap_us', 1000) }}) as sum_ms,
+        sum({{ int_div('gap_us', 1000) }} * {{ int_div('gap_us', 1000) }}) as sum_sq_ms
     from gaps
-    where gap_seconds > 0 and gap_seconds <= {{ pu('session_gap_seconds') }}
+    where gap_us > 0 and gap_us <= {{ pu('session_gap_seconds') | int }} * 1000000
     group by user_id
 ),
 
 voicemail_windows as (
-    select user_id, max(drops_in_window) as max_voicemails_in_window
+    select
+        user_id,
+        max(drops_in_window) as max_voicemails_in_window
     from (
         select
             user_id,
             count(*) over (
                 partition by user_id
                 order by {{ epoch_seconds('started_at') }}
-                range between current row and {{ pu('voicemail_blasting', 'window_seconds') - 1 }} following
+                range between current row and {{ [(pu("voicemail_blasting", "window_seconds") | int) - 1, 0] | max }} following
             ) as drops_in_window
         from outbound
         where disposition = 'voicemail'
@@ -94,20 +103,29 @@ forwarded as (
 ),
 
 forwarded_concurrency as (
-    select user_id, max(max_concurrent) as max_concurrent_forwarded_calls
+    select
+        user_id,
+        max(max_concurrent) as max_concurrent_forwarded_calls
     from ({{ max_concurrency('forwarded', ['user_id', 'forwarded_to_hash']) }}) as per_number
     group by user_id
 ),
 
 forwarded_stats as (
-    select user_id, count(*) as forwarded_calls, count(distinct forwarded_to_hash) as forwarded_numbers
+    select
+        user_id,
+        count(*) as forwarded_calls,
+        count(distinct forwarded_to_hash) as forwarded_numbers
     from calls
     where forwarded_to_hash is not null
     group by user_id
 ),
 
 users as (
-    select user_id, max(account_id) as account_id, max(month) as month, count(*) as calls
+    select
+        user_id,
+        max(account_id) as account_id,
+        max(month) as month,
+        count(*) as calls
     from calls
     group by user_id
 ),
@@ -129,8 +147,15 @@ final as (
         case when o.outbound_calls > 0 then cast(o.api_calls as double) / o.outbound_calls end as api_share,
         coalesce(h.peak_calls_per_hour, 0) as peak_calls_per_hour,
         coalesce(g.session_gaps, 0) as session_gaps,
-        g.gap_mean_seconds,
-        case when g.gap_mean_seconds > 0 then g.gap_stddev_seconds / g.gap_mean_seconds end as gap_cv,
+        cast(g.sum_ms as double) / g.session_gaps / 1000 as gap_mean_seconds,
+        case
+            when g.session_gaps > 1 and g.sum_ms > 0
+                then sqrt(greatest(
+                    (cast(g.sum_sq_ms as double) - cast(g.sum_ms as double) * g.sum_ms / g.session_gaps)
+                    / (g.session_gaps - 1),
+                    0
+                )) / (cast(g.sum_ms as double) / g.session_gaps)
+        end as gap_cv,
         coalesce(v.max_voicemails_in_window, 0) as max_voicemails_in_window,
         coalesce(i.inbound_calls, 0) as inbound_calls,
         coalesce(i.distinct_callers, 0) as distinct_callers,

@@ -18,7 +18,8 @@ auto_dialing as (
             "' gaps); '", num_text('100 * api_share'), "'% started via the API.'"
         ]) }} as evidence
     from signals
-    where outbound_calls >= {{ pu('auto_dialing', 'min_outbound_calls') }}
+    where
+        outbound_calls >= {{ pu('auto_dialing', 'min_outbound_calls') }}
         and peak_calls_per_hour >= {{ pu('auto_dialing', 'min_peak_calls_per_hour') }}
         and session_gaps >= {{ pu('auto_dialing', 'min_session_gaps') }}
         and gap_cv <= {{ pu('auto_dialing', 'max_gap_cv') }}
@@ -36,11 +37,12 @@ outbound_telemarketing as (
             "'% of the answered ones lasted '", num_text(pu('short_call_seconds')), "' s or less.'"
         ]) }} as evidence
     from signals
-    where outbound_calls >= {{ pu('outbound_telemarketing', 'min_outbound_calls') }}
+    where
+        outbound_calls >= {{ pu('outbound_telemarketing', 'min_outbound_calls') }}
         and distinct_destination_share >= {{ pu('outbound_telemarketing', 'min_distinct_destination_share') }}
         and answer_seizure_ratio <= {{ pu('outbound_telemarketing', 'max_answer_seizure_ratio') }}
         and short_call_share > {{ pu('outbound_telemarketing', 'min_short_call_share') }}
-        and user_id not in (select user_id from auto_dialing)
+        and user_id not in (select ad.user_id from auto_dialing as ad)
 ),
 
 forwarding_to_multi_line as (
@@ -53,7 +55,8 @@ forwarding_to_multi_line as (
             "' forwarded calls in progress at the same time (one user per line).'"
         ]) }} as evidence
     from signals
-    where max_concurrent_forwarded_calls >= {{ pu('forwarding_to_multi_line', 'min_concurrent_forwarded_calls') }}
+    where
+        max_concurrent_forwarded_calls >= {{ pu('forwarding_to_multi_line', 'min_concurrent_forwarded_calls') }}
         and forwarded_calls >= {{ pu('forwarding_to_multi_line', 'min_forwarded_calls') }}
 ),
 
@@ -79,7 +82,8 @@ bulk_call_in_line as (
             "' calls in progress at the same time on one user.'"
         ]) }} as evidence
     from signals
-    where max_concurrent_inbound_calls >= {{ pu('bulk_call_in_line', 'min_concurrent_inbound_calls') }}
+    where
+        max_concurrent_inbound_calls >= {{ pu('bulk_call_in_line', 'min_concurrent_inbound_calls') }}
         and distinct_callers >= {{ pu('bulk_call_in_line', 'min_distinct_callers') }}
 ),
 

@@ -53,8 +53,14 @@ free_offerings as (
 ),
 
 free_pairs as (
-    select distinct c.country, c.plan, f.offering
-    from (select distinct country, plan from cohorts) as c
+    select distinct
+        c.country,
+        c.plan,
+        f.offering
+    from (select distinct
+        country,
+        plan
+    from cohorts) as c
     inner join free_offerings as f
         on (f.country = '*' or f.country = c.country) and (f.plan = '*' or f.plan = c.plan)
 ),
@@ -81,16 +87,19 @@ final as (
                 m.floor,
                 least(
                     case when lm.cohort_mean > 0 then {{ required_var('threshold_multiple') }} * lm.cohort_mean end,
-                    case when c.estimated_value > 0
-                        then {{ required_var('threshold_multiple') }} * c.estimated_value end
+                    case
+                        when c.estimated_value > 0
+                            then {{ required_var('threshold_multiple') }} * c.estimated_value
+                    end
                 )
             )
         end as threshold_value,
         '{{ required_var("policy_version") }}' as policy_version
     from cohorts as c
     inner join level_means as lm
-        on c.month = lm.month and c.metric = lm.metric
-        and coalesce(c.country, '') = coalesce(lm.country, '') and coalesce(c.plan, '') = coalesce(lm.plan, '')
+        on
+            c.month = lm.month and c.metric = lm.metric
+            and coalesce(c.country, '') = coalesce(lm.country, '') and coalesce(c.plan, '') = coalesce(lm.plan, '')
     inner join metrics as m on c.metric = m.metric
     left join free_pairs as fp on c.country = fp.country and c.plan = fp.plan and m.offering = fp.offering
 )

@@ -25,10 +25,14 @@ final as (
         users,
         minutes_per_user,
         surcharge_minutes,
-        case when surcharge_minutes > 0
-            then cast(inbound_billable_seconds as double) / 60 / surcharge_minutes end as inbound_share,
-        case when surcharge_minutes > 0
-            then cast(outbound_billable_seconds as double) / 60 / surcharge_minutes end as outbound_share,
+        case
+            when surcharge_minutes > 0
+                then cast(inbound_billable_seconds as double) / 60 / surcharge_minutes
+        end as inbound_share,
+        case
+            when surcharge_minutes > 0
+                then cast(outbound_billable_seconds as double) / 60 / surcharge_minutes
+        end as outbound_share,
         cast(row_number() over (partition by account_id, island order by month) as integer)
             as consecutive_months,
         rate_per_minute,

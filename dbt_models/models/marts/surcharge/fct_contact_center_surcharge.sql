@@ -44,7 +44,7 @@ classified as (
         p.*,
         coalesce(a.declared, false) as declared,
         cast(p.inbound_billable_seconds + p.outbound_billable_seconds as double) / 60 / p.users
-            >= {{ required_var('contact_center_minutes_per_user') }} as detected,
+        >= {{ required_var('contact_center_minutes_per_user') }} as detected,
         coalesce(a.surcharge_agreed_on <= {{ month_last_day() }}, false) as agreement_in_force,
         a.surcharge_agreed_on,
         coalesce(a.account_rate, own.rate, dflt.rate) as rate_per_minute,
