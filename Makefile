@@ -40,3 +40,7 @@ docs: install
 
 clean:
 	rm -rf data/raw data/*.duckdb data/exports data/truth dbt_models/target
+
+bench: install
+	$(BIN)/python -c "from dagster_project.dbt_project import ensure_manifest; ensure_manifest()"
+	$(BIN)/python -m dagster_project.bench

@@ -6,9 +6,9 @@ a fingerprint of the month's current files, so one change requests exactly one r
 
 import hashlib
 
+import dagster as dg
 import duckdb
 
-import dagster as dg
 from dagster_project import raw_load
 from dagster_project.jobs import monthly_pipeline
 from dagster_project.settings import get_settings
