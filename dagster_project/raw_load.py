@@ -12,6 +12,7 @@ Rules (CONTRACT §1 "Bad input"), per month and dataset:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
