@@ -20,6 +20,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster_home.yaml
 	cp dagster_home.yaml $@
 
 demo: install $(DAGSTER_HOME)/dagster.yaml
+	rm -rf data/warehouse.duckdb data/warehouse.build.duckdb* data/exports
 	$(BIN)/fairuse generate --out data/raw --seed 7
 	$(BIN)/fairuse run --raw-dir data/raw --warehouse data/warehouse.duckdb --exports-dir data/exports
 

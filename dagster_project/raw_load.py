@@ -336,79 +336,81 @@ def load_month(con: duckdb.DuckDBPyConnection, raw_dir: Path, month: str) -> Loa
                 + USERS_AS_OF_MONTH_SQL.format(month_end=month_end).replace("raw.users", "ref_users"))
 
     for ds in EVENT_DATASETS:
-        cols = list(ds.columns)
-        # 2. Delivery order: latest first. Null ids are never merged (each its own rank 1).
+        n, id_ = ds.name, ds.id_col
+        # 2. Duplicates. Only ids delivered more than once need ranking (a small share of the rows): latest
+        #    delivery first. Null ids are never merged.
         con.execute(f"""
-            create or replace temp table ranked_{ds.name} as
+            create or replace temp table repeated_{n} as
             select *,
-                case when {ds.id_col} is null then 1
-                     else row_number() over (partition by {ds.id_col}
-                                             order by delivered_at desc, source_file desc, source_row desc)
-                end as delivery_rank
-            from landed_{ds.name}
+                row_number() over (partition by {id_}
+                                   order by delivered_at desc, source_file desc, source_row desc) as delivery_rank
+            from landed_{n}
+            where {id_} in (select {id_} from landed_{n} where {id_} is not null group by {id_} having count(*) > 1)
         """)
-        same = " and ".join(f"d.{c} is not distinct from k.{c}" for c in cols)
+        same = " and ".join(f"d.{c} is not distinct from k.{c}" for c in ds.columns)
         con.execute(f"""
-            create or replace temp table conflicts_{ds.name} as
-            select date {_sql_str(month_start)} as month, {_sql_str(ds.name)} as dataset, d.{ds.id_col} as id,
+            create or replace temp table conflicts_{n} as
+            select date {_sql_str(month_start)} as month, {_sql_str(n)} as dataset, d.{id_} as id,
                    k.source_file as kept_file, d.source_file as dropped_file
-            from ranked_{ds.name} d
-            join ranked_{ds.name} k on k.{ds.id_col} = d.{ds.id_col} and k.delivery_rank = 1
+            from repeated_{n} d
+            join repeated_{n} k on k.{id_} = d.{id_} and k.delivery_rank = 1
             where d.delivery_rank > 1 and not ({same})
         """)
-        # 3. Row rules on the kept rows; a null account_id is filled from the user's record of the month.
-        select_cols = ", ".join(
-            "case when reason is null then coalesce(account_id, user_account_id) else account_id end "
-            "as account_id" if c == "account_id" else c for c in cols)
-        con.execute(f"""
-            create or replace temp table kept_{ds.name} as
-            select date {_sql_str(month_start)} as month, {select_cols},
-                   source_file, source_row, delivered_at, reason as quarantine_reason
-            from (select k.*, u.account_id as user_account_id, {_reason_sql(ds, month_start)} as reason
-                  from ranked_{ds.name} k left join users_asof u on u.user_id = k.user_id
-                  where k.delivery_rank = 1)
-        """)
+        con.execute(f"create or replace temp table dropped_{n} as "
+                    f"select source_file, source_row from repeated_{n} where delivery_rank > 1")
 
-    # 4. Replace the month, all datasets, in one transaction.
+    # 3. Replace the month, all datasets, in one transaction. Row rules apply to the kept rows; a null
+    #    account_id is filled from the user's record of the month.
     con.execute("begin transaction")
     try:
         for ds in REFERENCE_DATASETS:
             con.execute(f"delete from raw.{ds.name}")
             con.execute(f"insert into raw.{ds.name} by name select * from ref_{ds.name}")
         for ds in EVENT_DATASETS:
-            con.execute(f"delete from raw.{ds.name} where month = ?", [month_start])
-            con.execute(f"insert into raw.{ds.name} by name select * from kept_{ds.name}")
+            n = ds.name
+            select_cols = ", ".join(
+                "case when reason is null then coalesce(account_id, user_account_id) else account_id end "
+                "as account_id" if c == "account_id" else c for c in ds.columns)
+            con.execute(f"delete from raw.{n} where month = ?", [month_start])
+            con.execute(f"""
+                insert into raw.{n} by name
+                select date {_sql_str(month_start)} as month, {select_cols},
+                       source_file, source_row, delivered_at, reason as quarantine_reason
+                from (select k.*, u.account_id as user_account_id, {_reason_sql(ds, month_start)} as reason
+                      from landed_{n} k
+                      left join users_asof u on u.user_id = k.user_id
+                      anti join dropped_{n} d on d.source_file = k.source_file and d.source_row = k.source_row)
+            """)
             for table in ("quarantined_rows", "conflicting_duplicates", "load_balance", "loaded_files"):
-                con.execute(f"delete from audit.{table} where month = ? and dataset = ?", [month_start, ds.name])
+                con.execute(f"delete from audit.{table} where month = ? and dataset = ?", [month_start, n])
             con.execute(f"""
                 insert into audit.quarantined_rows
-                select month, {_sql_str(ds.name)}, source_file, {ds.id_col}, quarantine_reason
-                from kept_{ds.name} where quarantine_reason is not null
-            """)
-            con.execute(f"insert into audit.conflicting_duplicates select * from conflicts_{ds.name}")
-            if files[ds.name]:
+                select month, {_sql_str(n)}, source_file, {ds.id_col}, quarantine_reason
+                from raw.{n} where month = ? and quarantine_reason is not null
+            """, [month_start])
+            con.execute(f"insert into audit.conflicting_duplicates select * from conflicts_{n}")
+            if files[n]:
                 con.execute(f"""
                     insert into audit.load_balance
-                    select date {_sql_str(month_start)}, {_sql_str(ds.name)},
-                        (select count(*) from landed_{ds.name}),
-                        (select count(*) from kept_{ds.name} where quarantine_reason is null),
-                        (select count(*) from kept_{ds.name} where quarantine_reason is not null),
-                        (select count(*) from ranked_{ds.name} where delivery_rank > 1)
-                """)
-        for ds_name, fs in files.items():
-            for f in fs:
-                con.execute(
-                    f"insert into audit.loaded_files select ?::date, ?, ?, ?, make_timestamp(?), "
-                    f"(select count(*) from landed_{ds_name} where source_file = ?)",
-                    [month_start, ds_name, f.rel, f.size, f.mtime_us, f.rel])
+                    select date {_sql_str(month_start)}, {_sql_str(n)},
+                        (select count(*) from landed_{n}),
+                        count(*) filter (where quarantine_reason is null),
+                        count(*) filter (where quarantine_reason is not null),
+                        (select count(*) from dropped_{n})
+                    from raw.{n} where month = ?
+                """, [month_start])
+            per_file = dict(con.execute(f"select source_file, count(*) from landed_{n} group by 1").fetchall())
+            for f in files[n]:
+                con.execute("insert into audit.loaded_files select ?::date, ?, ?, ?, make_timestamp(?), ?",
+                            [month_start, n, f.rel, f.size, f.mtime_us, per_file.get(f.rel, 0)])
         con.execute("delete from audit.month_watermarks where month = ?", [month_start])
-        con.execute(f"""
+        con.execute("""
             insert into audit.month_watermarks
-            select date {_sql_str(month_start)}, max(t) from (
-                select max(started_at) as t from kept_calls where quarantine_reason is null
-                union all select max(sent_at) from kept_messages where quarantine_reason is null
-                union all select max(sent_at) from kept_chats where quarantine_reason is null)
-        """)
+            select ?::date, max(t) from (
+                select max(started_at) as t from raw.calls where month = ? and quarantine_reason is null
+                union all select max(sent_at) from raw.messages where month = ? and quarantine_reason is null
+                union all select max(sent_at) from raw.chats where month = ? and quarantine_reason is null)
+        """, [month_start] * 4)
         con.execute("commit")
     except Exception:
         con.execute("rollback")

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -29,6 +30,19 @@ def _cli(*args: str, env_extra: dict | None = None) -> subprocess.Popen:
     env = {**os.environ, **(env_extra or {})}
     return subprocess.Popen([sys.executable, "-m", "dagster_project.cli", *args], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _work_copy(settings, tmp_path: Path, with_raw_from: Path | None = None) -> tuple[Path, Path | None]:
+    """A working directory holding a copy of a built build DB and published warehouse (and of the raw data)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(settings.build_db, work / "warehouse.build.duckdb")
+    shutil.copy(settings.warehouse, work / "warehouse.duckdb")
+    raw = None
+    if with_raw_from is not None:
+        raw = tmp_path / "raw"
+        shutil.copytree(with_raw_from, raw)  # copy2: modification times kept
+    return work, raw
 
 
 @pytest.fixture(scope="module")
@@ -100,11 +114,7 @@ def test_rerun_is_identical(built, generated, tmp_path):
 
 def test_late_file_changes_only_its_month(built, generated, tmp_path):
     settings, dumps = built
-    raw = tmp_path / "raw"
-    shutil.copytree(generated, raw)
-    work = tmp_path / "work"
-    work.mkdir()
-    shutil.copy(settings.build_db, work / "warehouse.build.duckdb")
+    work, raw = _work_copy(settings, tmp_path, generated)
     # A late delivery for January: 3 new outbound calls of one user, 90 s each -> +3 calls, +360 s at 60/60.
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     user, account, before_calls, before_secs = con.execute(
@@ -135,12 +145,7 @@ def test_late_file_changes_only_its_month(built, generated, tmp_path):
 
 def test_corrupt_file_fails_the_month_and_publishes_nothing(built, generated, tmp_path):
     settings, dumps = built
-    raw = tmp_path / "raw"
-    shutil.copytree(generated, raw)
-    work = tmp_path / "work"
-    work.mkdir()
-    shutil.copy(settings.build_db, work / "warehouse.build.duckdb")
-    shutil.copy(settings.warehouse, work / "warehouse.duckdb")
+    work, raw = _work_copy(settings, tmp_path, generated)
     (raw / "messages/month=2026-02/broken.parquet").write_bytes(b"PAR1 garbage")
     proc = _cli("run", "--raw-dir", str(raw), "--warehouse", str(work / "warehouse.duckdb"), "--month", "2026-02")
     out, err = proc.communicate(timeout=300)
@@ -151,10 +156,7 @@ def test_corrupt_file_fails_the_month_and_publishes_nothing(built, generated, tm
 
 def test_reader_holding_the_warehouse_never_blocks_a_run(built, generated, tmp_path):
     settings, dumps = built
-    work = tmp_path / "work"
-    work.mkdir()
-    shutil.copy(settings.build_db, work / "warehouse.build.duckdb")
-    shutil.copy(settings.warehouse, work / "warehouse.duckdb")
+    work, _ = _work_copy(settings, tmp_path)
     reader = duckdb.connect(str(work / "warehouse.duckdb"), read_only=True)
     n_before = reader.execute("select count(*) from marts.fct_user_monthly_usage").fetchone()[0]
     proc = _cli("run", "--raw-dir", str(generated), "--warehouse", str(work / "warehouse.duckdb"),
@@ -190,12 +192,7 @@ def test_late_data_sensor_requests_one_rerun_per_change(built, generated, tmp_pa
     from dagster_project.sensors import late_data_sensor
 
     settings, _ = built
-    raw = tmp_path / "raw"
-    shutil.copytree(generated, raw, copy_function=shutil.copy2)  # keep modification times
-    work = tmp_path / "work"
-    work.mkdir()
-    shutil.copy(settings.build_db, work / "warehouse.build.duckdb")
-    shutil.copy(settings.warehouse, work / "warehouse.duckdb")
+    work, raw = _work_copy(settings, tmp_path, generated)
     monkeypatch.setenv("FAIRUSE_RAW_DIR", str(raw))
     monkeypatch.setenv("FAIRUSE_WAREHOUSE", str(work / "warehouse.duckdb"))
 

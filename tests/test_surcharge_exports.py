@@ -141,6 +141,13 @@ def test_exports_are_complete_and_deterministic(at_60_60):
     from_csv = con.execute(f"select * from read_csv('{d}/contact_center_surcharge.csv') order by 2").fetchall()
     from_parquet = con.execute(f"select * from '{d}/contact_center_surcharge.parquet' order by 2").fetchall()
     assert len(from_csv) == 3 and norm(from_csv) == norm(from_parquet)
+    import pandas as pd
+
+    frame = pd.read_csv(d / "contact_center_surcharge.csv", parse_dates=["month"])
+    assert list(frame.columns)[:3] == ["month", "account_id", "declared"]
+    assert frame["surcharge_amount"].sum() == pytest.approx(0.02 + 0.03)  # acc-cc applied, acc-rate applied
+    assert len(pd.read_parquet(d / "excess_usage_charges.parquet")) == \
+        len(pd.read_csv(d / "excess_usage_charges.csv"))
     # A re-run that changes nothing rewrites byte-identical files, manifests included.
     _, outcomes = run_pipeline(settings.warehouse.parent, settings.raw_dir, policy=settings.policy_file)
     assert all(o.success for o in outcomes)

@@ -45,3 +45,15 @@
 {% macro spark__epoch_seconds(ts) -%}
     (unix_micros({{ ts }}) / 1000000.0)
 {%- endmacro %}
+
+{# `materialized` for a CTE read several times, so expensive expressions (hashes) are computed once. #}
+{% macro cte_materialized() -%}
+    {{ return(adapter.dispatch('cte_materialized', 'fairuse')()) }}
+{%- endmacro %}
+
+{% macro default__cte_materialized() -%}
+    materialized
+{%- endmacro %}
+
+{% macro spark__cte_materialized() -%}
+{%- endmacro %}

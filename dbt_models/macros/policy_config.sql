@@ -37,3 +37,11 @@
 {% macro spark__percentile_cont(column, fraction) -%}
     percentile({{ column }}, {{ fraction }})
 {%- endmacro %}
+
+{# The (country, plan, offering) combinations whose offering is free; '*' in the policy matches any. #}
+{% macro free_pairs(cohorts) -%}
+    select distinct c.country, c.plan, f.offering
+    from (select distinct country, plan from {{ cohorts }}) as c
+    inner join ({{ policy_free_offerings() }}) as f
+        on (f.country = '*' or f.country = c.country) and (f.plan = '*' or f.plan = c.plan)
+{%- endmacro %}

@@ -117,14 +117,8 @@
     metrics as (
         {{ policy_metrics() }}
     ),
-    free_offerings as (
-        {{ policy_free_offerings() }}
-    ),
     free_pairs as (
-        select distinct c.country, c.plan, f.offering
-        from (select distinct country, plan from ratios_) as c
-        inner join free_offerings as f
-            on (f.country = '*' or f.country = c.country) and (f.plan = '*' or f.plan = c.plan)
+        {{ free_pairs('ratios_') }}
     ),
     candidates as (
         select r.*, m.offering, m.floor

@@ -1,6 +1,6 @@
 -- Grain: one counted call of the month being built (call_id).
 -- Talk and billable seconds per CONTRACT §2, billing increment from the policy configuration.
--- Phone numbers leave here only as keyed hashes.
+-- No phone numbers: billing does not need them (detection hashes the ones it needs).
 with
 
 calls as (
@@ -33,9 +33,7 @@ final as (
             required_var('billing_initial_seconds'),
             required_var('billing_subsequent_seconds')
         ) }} as billable_seconds,
-        {{ keyed_hash('from_number') }} as from_number_hash,
-        {{ keyed_hash('to_number') }} as to_number_hash,
-        {{ keyed_hash('forwarded_to') }} as forwarded_to_hash
+        forwarded_to is not null as is_forwarded
     from talk
 )
 

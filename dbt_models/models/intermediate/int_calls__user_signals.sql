@@ -1,9 +1,29 @@
 -- Grain: user_id, for the month being built. The standard telecom signals behind prohibited-use detection,
--- computed set-based over every call of the month (windows and sweeps, no quadratic self-joins).
+-- computed set-based over every call of the month (windows and sweeps, no quadratic self-joins). The numbers
+-- it compares are keyed hashes, computed only where a signal needs them (one per call at most).
 with
 
-calls as (
-    select * from {{ ref('int_calls__billed') }}
+staged as (
+    select * from {{ ref('stg_usage__calls') }}
+    where month = {{ month_start() }}
+),
+
+calls as {{ cte_materialized() }} (
+    select
+        month,
+        call_id,
+        account_id,
+        user_id,
+        direction,
+        disposition,
+        initiated_via,
+        started_at,
+        ended_at,
+        {{ talk_seconds('answered_at', 'ended_at') }} as talk_seconds,
+        case when direction = 'outbound' then {{ keyed_hash('to_number') }} end as to_number_hash,
+        case when direction = 'inbound' then {{ keyed_hash('from_number') }} end as from_number_hash,
+        {{ keyed_hash('forwarded_to') }} as forwarded_to_hash
+    from staged
 ),
 
 outbound as (

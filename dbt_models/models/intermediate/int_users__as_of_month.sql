@@ -11,38 +11,12 @@ accounts as (
     select * from {{ ref('stg_reference__accounts') }}
 ),
 
-users_ranked as (
-    select
-        *,
-        row_number() over (
-            partition by user_id
-            order by
-                case when snapshot_date <= {{ month_last_day() }} then 0 else 1 end,
-                case when snapshot_date <= {{ month_last_day() }} then snapshot_date end desc nulls last,
-                snapshot_date asc
-        ) as snapshot_rank
-    from users
-),
-
-accounts_ranked as (
-    select
-        *,
-        row_number() over (
-            partition by account_id
-            order by
-                case when snapshot_date <= {{ month_last_day() }} then 0 else 1 end,
-                case when snapshot_date <= {{ month_last_day() }} then snapshot_date end desc nulls last,
-                snapshot_date asc
-        ) as snapshot_rank
-    from accounts
-),
-
 users_as_of as (
-    select * from users_ranked where snapshot_rank = 1
+    {{ as_of_month('users', 'user_id') }}
 ),
 
 accounts_as_of as (
-    select * from accounts_ranked where snapshot_rank = 1
+    {{ as_of_month('accounts', 'account_id') }}
 ),
 
 final as (

@@ -21,7 +21,8 @@ final as (
         cast(sum(value_units) as double) / (count(*) * max(unit_divisor)) as mean_value,
         {{ percentile_cont('cast(value_units as double) / unit_divisor', 0.5) }} as median_value,
         {{ percentile_cont('cast(value_units as double) / unit_divisor', 0.95) }} as p95_value,
-        {{ percentile_cont('cast(value_units as double) / unit_divisor', 0.99) }} as p99_value
+        {{ percentile_cont('cast(value_units as double) / unit_divisor', 0.99) }} as p99_value,
+        '{{ required_var("policy_version") }}' as policy_version
     from metric_values
     group by month, country, plan, metric
 )

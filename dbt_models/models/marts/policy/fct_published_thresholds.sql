@@ -5,17 +5,9 @@
 -- (leave-one-out), so a user's own row in fct_user_excess_ratios is the final word.
 with
 
-usage as (
-    select * from {{ ref('fct_user_monthly_usage') }}
-    where month = {{ month_start() }}
-),
-
-metric_values as (
-    {{ metric_values('usage') }}
-),
-
 ratios as (
-    {{ excess_ratios('metric_values') }}
+    select * from {{ ref('fct_user_excess_ratios') }}
+    where month = {{ month_start() }}
 ),
 
 cohorts as (
@@ -48,21 +40,8 @@ metrics as (
     {{ policy_metrics() }}
 ),
 
-free_offerings as (
-    {{ policy_free_offerings() }}
-),
-
 free_pairs as (
-    select distinct
-        c.country,
-        c.plan,
-        f.offering
-    from (select distinct
-        country,
-        plan
-    from cohorts) as c
-    inner join free_offerings as f
-        on (f.country = '*' or f.country = c.country) and (f.plan = '*' or f.plan = c.plan)
+    {{ free_pairs('cohorts') }}
 ),
 
 final as (

@@ -87,7 +87,8 @@ final as (
         cast(coalesce(m.mms_received, 0) as bigint) as mms_received,
         cast(coalesce(m.whatsapp_sent, 0) as bigint) as whatsapp_sent,
         cast(coalesce(m.whatsapp_received, 0) as bigint) as whatsapp_received,
-        u.currency
+        u.currency,
+        '{{ required_var("policy_version") }}' as policy_version
     from population as p
     left join users as u on p.user_id = u.user_id
     left join calls_per_user as c on p.user_id = c.user_id
