@@ -143,7 +143,7 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
     # Month truncation of TIMESTAMPTZ follows the session zone: pin it so results never depend on the machine.
     con.execute("set TimeZone = 'UTC'")
     # Bounded memory: DuckDB spills to a temp directory beside the database beyond this.
-    con.execute(f"set memory_limit = '{os.environ.get('FAIRUSE_DUCKDB_MEMORY_LIMIT', '6GB')}'")
+    con.execute(f"set memory_limit = '{os.environ.get('FAIRUSE_DUCKDB_MEMORY_LIMIT', '3GB')}'")
     return con
 
 

@@ -98,7 +98,7 @@ def bare_duckdb(raw: Path, month: str) -> dict:
     script = BENCH / "bare_run.sql"
     script.write_text(sql)
     code = ("import duckdb,sys;c=duckdb.connect();"
-            "c.execute(\"set memory_limit='6GB'\");"
+            "c.execute(\"set memory_limit='3GB'\");"
             "[c.execute(s) for s in open(sys.argv[1]).read().split(';\\n') if s.strip()]")
     secs, rss, _ = _rss_of([PY, "-c", code, str(script)])
     return {"seconds": secs, "rss_gib": rss}
@@ -205,7 +205,7 @@ def render(results: dict, hist: dict | None) -> str:
               "pandas usage s", "load s", "dbt s", "publish s", "orchestration s")
     lines = ["# Benchmarks", "", f"Machine: {machine()}.", "",
              "Medians of the runs shown (L: one run); whole processes; one month each. Peak RSS is the largest",
-             "process of the run (DuckDB's memory_limit is 6 GB; it spills to disk beyond).", "",
+             "process of the run (DuckDB's memory_limit is 3 GB, FAIRUSE_DUCKDB_MEMORY_LIMIT; it spills to disk beyond).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for size, r in results.items():
         p, b, st = r["pipeline"], r["bare"], r["pipeline"].get("stages", {})
