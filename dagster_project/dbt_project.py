@@ -12,7 +12,13 @@ from dagster_dbt import DbtProject
 from dagster_project.settings import DBT_PROJECT_DIR, export_to_environment, get_settings
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-# Only under `dagster dev`; the CLI and tests call ensure_manifest() themselves.
+# Only under `dagster dev` (the CLI and tests call ensure_manifest() themselves). It runs `dbt` from PATH, so
+# make this environment's bin directory visible even when the virtualenv is not activated.
+if os.environ.get("DAGSTER_IS_DEV_CLI"):
+    export_to_environment(get_settings())  # profiles.yml reads FAIRUSE_BUILD_DB
+    _bin = str(Path(sys.executable).parent)
+    if _bin not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
 dbt_project.prepare_if_dev()
 
 
@@ -32,8 +38,9 @@ def ensure_manifest(force: bool = False) -> Path:
     """Run `dbt parse` when the models changed since the manifest was written."""
     if force or manifest_is_stale():
         export_to_environment(get_settings())
-        dbt = Path(sys.executable).with_name("dbt")
-        cmd = [str(dbt) if dbt.exists() else "dbt", "parse", "--quiet",
+        from dagster_project.resources import dbt_executable
+
+        cmd = [dbt_executable(), "parse", "--quiet",
                "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
         proc = subprocess.run(cmd, cwd=DBT_PROJECT_DIR, env=os.environ.copy(), capture_output=True, text=True)
         if proc.returncode != 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -36,9 +37,12 @@ class FairuseResource(dg.ConfigurableResource):
 
 
 def dbt_executable() -> str:
-    """The dbt of this interpreter's environment, so a venv works without being activated."""
-    candidate = Path(sys.executable).with_name("dbt")
-    return str(candidate) if candidate.exists() else "dbt"
+    """The dbt of this interpreter's environment, so a venv works without being activated (`dagster dev` starts
+    its code server with the resolved interpreter path, so look beside sys.prefix too)."""
+    for candidate in (Path(sys.executable).with_name("dbt"), Path(sys.prefix) / "bin" / "dbt"):
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which("dbt") or "dbt"
 
 
 def build_resources() -> dict:

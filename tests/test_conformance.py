@@ -102,3 +102,18 @@ assert all(o.success for o in outcomes), outcomes
     assert proc.returncode == 0, proc.stderr[-3000:]
     compare_table(tmp_path / "warehouse.duckdb", "fct_user_monthly_usage_6_6.csv", "marts.fct_user_monthly_usage")
     compare_table(tmp_path / "warehouse.duckdb", "audit_quarantined_rows.csv", "audit.quarantined_rows")
+
+
+def test_dbt_docs_generate(conformance_build, tmp_path):
+    """`dbt docs generate` works on a built warehouse (the docs site for analysts)."""
+    from dagster_project.resources import dbt_executable
+    from dagster_project.settings import DBT_PROJECT_DIR
+
+    env = {**os.environ, "FAIRUSE_BUILD_DB": str(conformance_build.build_db)}
+    proc = subprocess.run([dbt_executable(), "docs", "generate", "--project-dir", str(DBT_PROJECT_DIR),
+                           "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path)],
+                          cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    catalog = json.loads((tmp_path / "catalog.json").read_text())
+    assert "model.fairuse.fct_user_monthly_usage" in catalog["nodes"]
+    assert (tmp_path / "index.html").exists()

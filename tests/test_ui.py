@@ -1,4 +1,4 @@
-"""A real-browser check of the Dagster UI: the webserver on localhost, opened in headless Chromium.
+"""A real-browser check of the Dagster UI: `dagster dev` on localhost, opened in headless Chromium.
 
 It verifies that the asset catalog lists the pipeline's assets and groups, and that the automation page lists the
 schedule and the sensor; it saves a screenshot of the lineage graph (tests/artifacts/asset_graph.png).
@@ -42,8 +42,9 @@ def webserver(tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "FAIRUSE_RAW_DIR": str(tmp / "raw"),
            "FAIRUSE_WAREHOUSE": str(tmp / "warehouse.duckdb"), "FAIRUSE_EXPORTS_DIR": str(tmp / "exports")}
-    web = Path(sys.executable).with_name("dagster-webserver")
-    proc = subprocess.Popen([str(web), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)], cwd=REPO,
+    # What operators run (`make ui`): dagster dev, with its daemon and code server.
+    dagster = Path(sys.executable).with_name("dagster")
+    proc = subprocess.Popen([str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)], cwd=REPO,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -205,7 +205,7 @@ def render(results: dict, hist: dict | None) -> str:
               "pandas usage s", "load s", "dbt s", "publish s", "orchestration s")
     lines = ["# Benchmarks", "", f"Machine: {machine()}.", "",
              "Medians of the runs shown (L: one run); whole processes; one month each. Peak RSS is the largest",
-             "process of the run (DuckDB's memory_limit is 3 GB, FAIRUSE_DUCKDB_MEMORY_LIMIT; it spills to disk beyond).", "",
+             "process of the run (DuckDB's memory_limit is 3 GB, FAIRUSE_DUCKDB_MEMORY_LIMIT; it spills beyond).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for size, r in results.items():
         p, b, st = r["pipeline"], r["bare"], r["pipeline"].get("stages", {})

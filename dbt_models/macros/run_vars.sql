@@ -4,8 +4,8 @@
 #}
 {% macro required_var(name) -%}
     {%- set value = var(name, none) -%}
-    {%- if value is none and (not execute or flags.WHICH == 'compile') -%}
-        {#- parse, compile and SQL linting see typed placeholders; runs must pass the real value -#}
+    {%- if value is none and (not execute or flags.WHICH in ('compile', 'generate', 'docs')) -%}
+        {#- parse, compile, docs and SQL linting see typed placeholders; runs must pass the real value -#}
         {{ return(lint_placeholder(name)) }}
     {%- endif -%}
     {%- if value is none -%}
