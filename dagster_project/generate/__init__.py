@@ -185,17 +185,19 @@ def _bad_rows(month: str, pop: Population, normal_user: int, other_account: str)
     t = _month_us(month, 10, 12)
     prev = tf.month_bounds(month)[0] - 60 * tf.US
     u, a = pop.user_id[normal_user], pop.account_id[pop.user_account[normal_user]]
-    rows = [  # call_id, account, user, direction, started, answered, ended, disposition, via, reason
-        (None, a, u, "outbound", t, t + 5, t + 65, "answered", "app", "missing_required"),
-        ("bad-c1", a, None, "outbound", t, t + 5, t + 65, "answered", "app", "missing_required"),
-        ("bad-c2", a, u, "outgoing", t, t + 5, t + 65, "answered", "app", "invalid_value"),
-        ("bad-c3", a, u, "inbound", t, t + 5, t + 65, "dropped", "app", "invalid_value"),
-        ("bad-c4", a, u, "inbound", t, t + 5, t + 65, "answered", "pbx", "invalid_value"),
-        ("bad-c5", a, u, "inbound", t, t + 5, t - 65, "answered", "app", "invalid_interval"),
-        ("bad-c6", a, u, "inbound", t, t + 500, t + 65, "answered", "app", "invalid_interval"),
-        ("bad-c7", a, u, "inbound", prev, prev + 5, prev + 65, "answered", "app", "wrong_month"),
-        ("bad-c8", None, "u-ghost-1", "inbound", t, t + 5, t + 65, "answered", "app", "unknown_user"),
-        ("bad-c9", other_account, u, "inbound", t, t + 5, t + 65, "answered", "app", "account_mismatch"),
+    # call_id, account, user, direction, started (µs), answered and ended (seconds after started), disposition,
+    # initiated_via, the reason it must be quarantined for
+    rows = [
+        (None, a, u, "outbound", t, 5, 65, "answered", "app", "missing_required"),
+        ("bad-c1", a, None, "outbound", t, 5, 65, "answered", "app", "missing_required"),
+        ("bad-c2", a, u, "outgoing", t, 5, 65, "answered", "app", "invalid_value"),
+        ("bad-c3", a, u, "inbound", t, 5, 65, "dropped", "app", "invalid_value"),
+        ("bad-c4", a, u, "inbound", t, 5, 65, "answered", "pbx", "invalid_value"),
+        ("bad-c5", a, u, "inbound", t, 5, -65, "answered", "app", "invalid_interval"),  # ends before it starts
+        ("bad-c6", a, u, "inbound", t, 500, 65, "answered", "app", "invalid_interval"),  # answered after the end
+        ("bad-c7", a, u, "inbound", prev, 5, 65, "answered", "app", "wrong_month"),
+        ("bad-c8", None, "u-ghost-1", "inbound", t, 5, 65, "answered", "app", "unknown_user"),
+        ("bad-c9", other_account, u, "inbound", t, 5, 65, "answered", "app", "account_mismatch"),
     ]
     p = f"{month.replace('-', '')}-"
     calls = pa.table({
@@ -204,8 +206,8 @@ def _bad_rows(month: str, pop: Population, normal_user: int, other_account: str)
         "user_id": pa.array([r[2] for r in rows], pa.string()),
         "direction": pa.array([r[3] for r in rows]),
         "started_at": _ts(np.array([r[4] for r in rows])),
-        "answered_at": _ts(np.array([r[5] * 1 if r[5] < t else r[4] + (r[5] - r[4]) * tf.US for r in rows])),
-        "ended_at": _ts(np.array([r[4] + (r[6] - r[4]) * tf.US for r in rows])),
+        "answered_at": _ts(np.array([r[4] + r[5] * tf.US for r in rows])),
+        "ended_at": _ts(np.array([r[4] + r[6] * tf.US for r in rows])),
         "from_number": pa.array(["+6421000000"] * len(rows)),
         "to_number": pa.array(["+6421000001"] * len(rows)),
         "disposition": pa.array([r[7] for r in rows]),
