@@ -71,3 +71,25 @@ def test_rates_by_currency():
     assert rates_by_currency(0.05) == {"*": 0.05}
     assert rates_by_currency({"default": 0.03, "GBP": 0.02}) == {"*": 0.03, "GBP": 0.02}
     assert rates_by_currency(None) == {}
+
+
+def test_schedule_builds_the_month_that_just_closed():
+    import datetime as dt
+
+    import dagster as dg
+
+    from dagster_project.schedules import month_that_closed, monthly_schedule
+
+    assert month_that_closed(dt.datetime(2026, 1, 2, 6, tzinfo=dt.UTC)) == "2025-12"
+    assert monthly_schedule.cron_schedule == "0 6 2 * *"
+    ctx = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 11, 2, 6, tzinfo=dt.UTC))
+    request = monthly_schedule(ctx)
+    assert request.partition_key == "2026-10"
+
+
+def test_partitions_cover_old_and_current_months():
+    from dagster_project.partitions import monthly_partitions
+
+    keys = monthly_partitions.get_partition_keys()
+    assert "2015-01" in keys and "2026-01" in keys
+    assert keys == sorted(keys)
