@@ -118,15 +118,15 @@ def export_month(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str, 
     rows_by: dict[str, int] = {}
     new_amounts = {}
     for name, (query, amount_col) in DATASETS.items():
-        cur = con.execute(query, [month_start])
-        columns = [d[0] for d in cur.description]
-        rows = cur.fetchall()
-        table = con.sql(query, params=[month_start]).to_arrow_table()
+        table = con.sql(query, params=[month_start]).to_arrow_table()  # one query feeds both files
+        columns = table.column_names
+        rows = [tuple(r[c] for c in columns) for r in table.to_pylist()]
         content[f"{name}.csv"] = _csv_bytes(columns, rows)
         content[f"{name}.parquet"] = _parquet_bytes(table)
         rows_by[f"{name}.csv"] = rows_by[f"{name}.parquet"] = len(rows)
         new_amounts[name] = _amounts(rows, columns, amount_col)
-    wm = con.execute("select data_complete_to from audit.month_watermarks where month = ?", [month_start]).fetchone()
+    wm = next(iter(con.execute("select data_complete_to from audit.month_watermarks where month = ?",
+                               [month_start]).fetchall()), None)
     data_complete_to = (wm[0].replace(tzinfo=dt.UTC).isoformat() if wm and wm[0] else None)
 
     manifest_path = out / "manifest.json"

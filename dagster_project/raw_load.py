@@ -97,7 +97,6 @@ USERS = Dataset(
 )
 EVENT_DATASETS = (CALLS, MESSAGES, CHATS)
 REFERENCE_DATASETS = (ACCOUNTS, USERS)
-BOOKKEEPING = ("source_file", "source_row", "delivered_at")
 
 DDL = """
 create schema if not exists raw;
@@ -125,9 +124,6 @@ create table if not exists audit.loaded_files (
 create table if not exists audit.month_watermarks (month date, data_complete_to timestamp);
 """
 
-QUARANTINE_REASONS = (
-    "missing_required", "invalid_value", "invalid_interval", "wrong_month", "unknown_user", "account_mismatch",
-)
 
 
 def _cols_ddl(ds: Dataset) -> str:
@@ -279,7 +275,7 @@ USERS_AS_OF_MONTH_SQL = """
     -- The user's record as of the month: latest snapshot on or before the month's last day that contains it,
     -- else the earliest snapshot that does (CONTRACT §1). Mirrors dbt's int_users__as_of_month.
     select user_id, account_id
-    from raw.users
+    from {users}
     qualify row_number() over (
         partition by user_id
         order by (snapshot_date <= {month_end}) desc,
@@ -333,7 +329,7 @@ def load_month(con: duckdb.DuckDBPyConnection, raw_dir: Path, month: str) -> Loa
         _land(con, files[ds.name], ds, f"landed_{ds.name}")
 
     con.execute("create or replace temp table users_asof as "
-                + USERS_AS_OF_MONTH_SQL.format(month_end=month_end).replace("raw.users", "ref_users"))
+                + USERS_AS_OF_MONTH_SQL.format(users="ref_users", month_end=month_end))
 
     for ds in EVENT_DATASETS:
         n, id_ = ds.name, ds.id_col
