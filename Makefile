@@ -32,16 +32,16 @@ lint: install
 	FAIRUSE_BUILD_DB=$(CURDIR)/data/lint.duckdb FAIRUSE_HASH_KEY=lint $(BIN)/sqlfluff lint dbt_models/models
 
 ui: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/python -c "from dagster_project.dbt_project import ensure_manifest; ensure_manifest()"
+	$(BIN)/python -c "from dagster_project.domain.dbt_project import ensure_manifest; ensure_manifest()"
 	$(BIN)/dagster dev -w workspace.yaml
 
 docs: install
-	$(BIN)/python -c "from dagster_project.dbt_project import ensure_manifest; ensure_manifest()"
+	$(BIN)/python -c "from dagster_project.domain.dbt_project import ensure_manifest; ensure_manifest()"
 	cd dbt_models && FAIRUSE_BUILD_DB=$(CURDIR)/data/warehouse.build.duckdb ../$(BIN)/dbt docs generate --profiles-dir .
 
 clean:
 	rm -rf data/raw data/*.duckdb data/exports data/truth dbt_models/target
 
 bench: install
-	$(BIN)/python -c "from dagster_project.dbt_project import ensure_manifest; ensure_manifest()"
-	$(BIN)/python -m dagster_project.bench
+	$(BIN)/python -c "from dagster_project.domain.dbt_project import ensure_manifest; ensure_manifest()"
+	$(BIN)/python -m dagster_project.tools.bench

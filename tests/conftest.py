@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-CONFORMANCE = SHARED / "conformance"
+CONFORMANCE = REPO / "tests" / "conformance"
 
 # Tests never touch data/: keep any FAIRUSE_* of the caller's shell out of them.
 for _var in ("FAIRUSE_RAW_DIR", "FAIRUSE_WAREHOUSE", "FAIRUSE_EXPORTS_DIR", "FAIRUSE_POLICY_FILE", "DAGSTER_HOME"):
@@ -24,7 +23,7 @@ os.environ.setdefault("FAIRUSE_HASH_KEY", "test-key-not-secret")
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest():
     """Parse the dbt project once per session (dagster dev would; tests must do it themselves)."""
-    from dagster_project.dbt_project import ensure_manifest
+    from dagster_project.domain.dbt_project import ensure_manifest
 
     return ensure_manifest(force=True)
 
@@ -56,8 +55,8 @@ def policy_with(tmp: Path, **changes) -> Path:
 
 def run_pipeline(workdir: Path, raw: Path, months=None, policy: Path | None = None):
     """Run the real pipeline (Dagster in process, dbt, DuckDB) and return (settings, outcomes)."""
-    from dagster_project.runner import default_months, run_months
-    from dagster_project.settings import get_settings
+    from dagster_project.cli.run import default_months, run_months
+    from dagster_project.domain.settings import get_settings
 
     settings = get_settings(str(raw), str(workdir / "warehouse.duckdb"), str(workdir / "exports"),
                             str(policy) if policy else None)

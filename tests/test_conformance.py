@@ -106,8 +106,8 @@ assert all(o.success for o in outcomes), outcomes
 
 def test_dbt_docs_generate(conformance_build, tmp_path):
     """`dbt docs generate` works on a built warehouse (the docs site for analysts)."""
-    from dagster_project.resources import dbt_executable
-    from dagster_project.settings import DBT_PROJECT_DIR
+    from dagster_project.defs.resources import dbt_executable
+    from dagster_project.domain.settings import DBT_PROJECT_DIR
 
     env = {**os.environ, "FAIRUSE_BUILD_DB": str(conformance_build.build_db)}
     proc = subprocess.run([dbt_executable(), "docs", "generate", "--project-dir", str(DBT_PROJECT_DIR),

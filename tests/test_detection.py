@@ -9,8 +9,9 @@ import re
 import duckdb
 import pytest
 
-from dagster_project.evaluate import evaluate, format_report
-from dagster_project.generate import PATTERNS, generate, truth_path
+from dagster_project.domain.evaluate import evaluate, format_report, truth_path
+from dagster_project.domain.policy import PATTERNS
+from dagster_project.tools.generate import generate
 from tests.conftest import run_pipeline
 
 

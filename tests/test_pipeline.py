@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dagster_project.generate import generate, truth_path
+from dagster_project.domain.evaluate import truth_path
+from dagster_project.tools.generate import generate
 from tests.conftest import REPO, run_pipeline
 from tests.helpers import dump_tables
 
@@ -28,7 +29,7 @@ MONTHS = ["2026-01", "2026-02"]
 
 def _cli(*args: str, env_extra: dict | None = None) -> subprocess.Popen:
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.Popen([sys.executable, "-m", "dagster_project.cli", *args], cwd=REPO, env=env,
+    return subprocess.Popen([sys.executable, "-m", "dagster_project.cli.main", *args], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -189,7 +190,7 @@ def test_sigkill_part_way_then_rerun_is_identical(built, generated, tmp_path):
 def test_late_data_sensor_requests_one_rerun_per_change(built, generated, tmp_path, monkeypatch):
     import dagster as dg
 
-    from dagster_project.sensors import late_data_sensor
+    from dagster_project.defs.sensors import late_data_sensor
 
     settings, _ = built
     work, raw = _work_copy(settings, tmp_path, generated)

@@ -17,9 +17,9 @@ import duckdb
 import pytest
 import yaml
 
-from dagster_project.policy import parse_policy
-from dagster_project.settings import DEFAULT_POLICY_FILE, get_settings
-from dagster_project.simulate import run_simulation
+from dagster_project.domain.policy import parse_policy
+from dagster_project.domain.settings import DEFAULT_POLICY_FILE, get_settings
+from dagster_project.domain.simulate import run_simulation
 
 USERS = {  # user -> (account, country, plan, currency)
     "u1": ("acc-nz", "NZ", "pro", "NZD"), "u2": ("acc-nz", "NZ", "pro", "NZD"),

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dagster_project import raw_load
+from dagster_project.domain import raw_load
 from tests.conftest import copy_conformance_raw
 
 

@@ -7,10 +7,10 @@ import argparse
 import pytest
 import yaml
 
-from dagster_project.cli_args import build_parser, parse_month, parse_month_range
-from dagster_project.dbt_vars import dbt_vars_for_month, month_start
-from dagster_project.policy import PolicyError, load_policy, parse_policy, rates_by_currency
-from dagster_project.settings import DEFAULT_POLICY_FILE
+from dagster_project.cli.args import build_parser, parse_month, parse_month_range
+from dagster_project.domain.dbt_vars import dbt_vars_for_month, month_start
+from dagster_project.domain.policy import PolicyError, load_policy, parse_policy, rates_by_currency
+from dagster_project.domain.settings import DEFAULT_POLICY_FILE
 
 
 def test_month_range():
@@ -78,7 +78,7 @@ def test_schedule_builds_the_month_that_just_closed():
 
     import dagster as dg
 
-    from dagster_project.schedules import month_that_closed, monthly_schedule
+    from dagster_project.defs.schedules import month_that_closed, monthly_schedule
 
     assert month_that_closed(dt.datetime(2026, 1, 2, 6, tzinfo=dt.UTC)) == "2025-12"
     assert monthly_schedule.cron_schedule == "0 6 2 * *"
@@ -88,7 +88,7 @@ def test_schedule_builds_the_month_that_just_closed():
 
 
 def test_partitions_cover_old_and_current_months():
-    from dagster_project.partitions import monthly_partitions
+    from dagster_project.defs.partitions import monthly_partitions
 
     keys = monthly_partitions.get_partition_keys()
     assert "2015-01" in keys and "2026-01" in keys

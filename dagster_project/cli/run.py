@@ -1,0 +1,130 @@
+"""`fairuse run`: materialize every asset for each month, in order, through Dagster, in this process."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import duckdb
+
+from dagster_project.domain import raw_load
+from dagster_project.domain.settings import Settings, export_to_environment
+
+# The per-step lines below are the progress report; Dagster's own console log only for warnings.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass
+class MonthOutcome:
+    month: str
+    success: bool
+    seconds: float
+    error: str | None = None
+
+
+def _instance():
+    import dagster as dg
+
+    if os.environ.get("DAGSTER_HOME"):
+        os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def _step_lines(month: str, result) -> list[str]:
+    """One readable line per step (asset) of a month's run, from the run's events."""
+    lines = []
+    assets_by_step: dict[str, list[str]] = {}
+    for ev in result.all_events:
+        if ev.event_type_value == "ASSET_MATERIALIZATION":
+            assets_by_step.setdefault(ev.step_key, []).append(ev.asset_key.to_user_string())
+    for ev in result.all_events:
+        if ev.event_type_value == "STEP_SUCCESS":
+            secs = ev.event_specific_data.duration_ms / 1000
+            keys = assets_by_step.get(ev.step_key, [])
+            shown = ", ".join(keys[:4]) + (f" +{len(keys) - 4} more" if len(keys) > 4 else "")
+            lines.append(f"  [{month}] {ev.step_key:<22} {secs:7.2f}s  {shown}")
+    return lines
+
+
+def _failure(result) -> str:
+    for ev in result.all_events:
+        if ev.event_type_value == "STEP_FAILURE":
+            err = ev.event_specific_data.error
+            while err.cause is not None and "BadRawFile" not in err.cls_name:
+                err = err.cause
+            return f"{ev.step_key}: {err.message.strip()}"
+    return "the run failed (see the Dagster event log)"
+
+
+def run_months(settings: Settings, months: list[str], out=sys.stdout) -> list[MonthOutcome]:
+    export_to_environment(settings)
+    from dagster_project.domain.dbt_project import ensure_manifest
+
+    ensure_manifest()
+    from dagster_project.definitions import defs
+    from dagster_project.defs.partitions import monthly_partitions
+
+    job = defs.resolve_job_def("monthly_pipeline")
+    known = set(monthly_partitions.get_partition_keys())
+    instance = _instance()
+    outcomes = []
+    for month in sorted(set(months)):
+        if month not in known:
+            msg = (f"month {month} is outside the partitions ({monthly_partitions.get_first_partition_key()} .. "
+                   f"{monthly_partitions.get_last_partition_key()}); set FAIRUSE_FIRST_MONTH for older data")
+            outcomes.append(MonthOutcome(month, False, 0.0, msg))
+            break
+        log_file = settings.data_dir / "logs" / f"run-{month}.log"
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        print(f"[{month}] building ... (dbt's log: {log_file})", file=out, flush=True)
+        t0 = time.perf_counter()
+        # dagster-dbt echoes dbt's raw log to stdout: keep it in the month's log file, out of the progress lines.
+        with open(log_file, "w") as log, contextlib.redirect_stdout(log):
+            result = job.execute_in_process(partition_key=month, instance=instance, raise_on_error=False,
+                                            run_config=QUIET)
+        secs = time.perf_counter() - t0
+        for line in _step_lines(month, result):
+            print(line, file=out, flush=True)
+        if not result.success:
+            outcomes.append(MonthOutcome(month, False, secs, _failure(result)))
+            break
+        print(f"[{month}] done in {secs:.1f}s", file=out, flush=True)
+        outcomes.append(MonthOutcome(month, True, secs))
+    return outcomes
+
+
+def summary(settings: Settings, outcomes: list[MonthOutcome]) -> str:
+    built = [o.month for o in outcomes if o.success]
+    lines = ["", "Summary"]
+    if built and settings.warehouse.exists():
+        con = duckdb.connect(str(settings.warehouse), read_only=True)
+        try:
+            starts = [f"{m}-01" for m in built]
+            marks = ", ".join("?" for _ in starts)
+            rows = con.execute(
+                f"select strftime(b.month, '%Y-%m'), sum(rows_read), sum(rows_counted), sum(rows_quarantined), "
+                f"sum(duplicates_dropped), (select count(*) from marts.fct_user_monthly_usage u "
+                f"where u.month = b.month) from audit.load_balance b where b.month in ({marks}) "
+                f"group by b.month order by 1", starts).fetchall()
+        finally:
+            con.close()
+        lines.append(f"  {'month':<8} {'rows read':>12} {'loaded':>12} {'quarantined':>12} {'dup dropped':>12} "
+                     f"{'users':>8}")
+        for r in rows:
+            lines.append(f"  {r[0]:<8} {r[1]:>12,} {r[2]:>12,} {r[3]:>12,} {r[4]:>12,} {r[5]:>8,}")
+        lines.append(f"  marts and audit tables: {settings.warehouse} (schemas marts, audit; open read-only)")
+        lines.append(f"  exports:                {settings.exports_dir}")
+    failed = [o for o in outcomes if not o.success]
+    for o in failed:
+        lines.append(f"  FAILED {o.month}: {o.error}")
+        lines.append("  What was published for that month before is unchanged.")
+    lines.append(f"  {len(built)} month(s) built in {sum(o.seconds for o in outcomes):.1f}s")
+    return "\n".join(lines)
+
+
+def default_months(settings: Settings) -> list[str]:
+    return raw_load.months_in_raw(settings.raw_dir)

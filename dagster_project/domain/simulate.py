@@ -1,0 +1,115 @@
+"""`fairuse simulate`: backtest another policy over the months already built, without touching the marts.
+
+The published warehouse is copied to a scratch file; dbt's `simulate_policy` operation recomputes the policy
+marts there from marts.fct_user_monthly_usage with the alternative policy (the same macros the models use),
+and the comparison with the published flags is printed per month.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from dagster_project.defs.resources import dbt_executable
+from dagster_project.domain.policy import Policy, load_policy
+from dagster_project.domain.settings import DBT_PROJECT_DIR, Settings, export_to_environment, get_settings
+
+COMPARISON_SQL = """
+with cur as (select distinct month, user_id, account_id from marts.fct_fair_use_flags),
+alt as (select distinct month, user_id, account_id from sim.fct_fair_use_flags),
+months as (select distinct month from marts.fct_user_monthly_usage),
+cur_act as (select month, account_id, action from marts.fct_account_enforcement),
+alt_act as (select month, account_id, action from sim.fct_account_enforcement)
+select
+    strftime(m.month, '%Y-%m') as month,
+    (select count(distinct user_id) from cur where cur.month = m.month) as users_current,
+    (select count(distinct user_id) from alt where alt.month = m.month) as users_alternative,
+    (select count(*) from (select user_id from alt where alt.month = m.month
+                           except select user_id from cur where cur.month = m.month)) as users_newly_flagged,
+    (select count(*) from (select user_id from cur where cur.month = m.month
+                           except select user_id from alt where alt.month = m.month)) as users_no_longer_flagged,
+    (select count(distinct account_id) from cur where cur.month = m.month) as accounts_current,
+    (select count(distinct account_id) from alt where alt.month = m.month) as accounts_alternative,
+    (select count(*) from cur_act c full join alt_act a on c.month = a.month and c.account_id = a.account_id
+     where coalesce(c.month, a.month) = m.month and c.action is distinct from a.action) as accounts_action_changed
+from months m
+order by 1
+"""
+
+
+@dataclass
+class SimulationResult:
+    rows: list[tuple]
+    columns: list[str]
+    policy_version: str
+    changed_users: list[tuple]  # (month, user_id, metric, change)
+
+
+def run_simulation(settings: Settings, policy: Policy, months: list[str] | None = None,
+                   keep_dir: Path | None = None) -> SimulationResult:
+    if not settings.warehouse.exists():
+        raise FileNotFoundError(f"no warehouse at {settings.warehouse}: run `fairuse run` first")
+    scratch_dir = Path(keep_dir or tempfile.mkdtemp(prefix="fairuse-sim-"))
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    scratch = scratch_dir / "simulation.duckdb"
+    shutil.copyfile(settings.warehouse, scratch)  # the published file is only ever replaced, never written
+    env = {**os.environ, "FAIRUSE_BUILD_DB": str(scratch)}
+    cmd = [dbt_executable(), "run-operation", "simulate_policy", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+           "--profiles-dir", str(DBT_PROJECT_DIR), "--vars", json.dumps({"month": None, **policy.dbt_vars()})]
+    proc = subprocess.run(cmd, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"simulation failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    con = duckdb.connect(str(scratch), read_only=True)
+    try:
+        cur = con.execute(COMPARISON_SQL)
+        columns = [d[0] for d in cur.description]
+        rows = [r for r in cur.fetchall() if not months or r[0] in months]
+        changed = con.execute("""
+            select strftime(coalesce(a.month, c.month), '%Y-%m'), coalesce(a.user_id, c.user_id),
+                   coalesce(a.metric, c.metric),
+                   case when c.user_id is null then 'newly flagged' else 'no longer flagged' end
+            from marts.fct_fair_use_flags c
+            full join sim.fct_fair_use_flags a
+                on a.month = c.month and a.user_id = c.user_id and a.metric = c.metric
+            where a.user_id is null or c.user_id is null
+            order by 1, 2, 3
+        """).fetchall()
+    finally:
+        con.close()
+    if keep_dir is None:
+        shutil.rmtree(scratch_dir, ignore_errors=True)
+    changed = [c for c in changed if not months or c[0] in months]
+    return SimulationResult(rows, columns, policy.version, changed)
+
+
+def format_result(res: SimulationResult, current_version: str, limit: int = 20) -> str:
+    header = ("month", "users now", "users alt", "+users", "-users", "accts now", "accts alt", "actions chg")
+    lines = [f"policy now: {current_version}   alternative: {res.policy_version}", "",
+             "  ".join(f"{h:>11}" for h in header)]
+    for r in res.rows:
+        lines.append("  ".join(f"{v:>11}" for v in r))
+    if res.changed_users:
+        lines += ["", f"changed user-metric flags ({len(res.changed_users)}; first {limit}):"]
+        lines += [f"  {m}  {u:<14} {metric:<13} {what}" for m, u, metric, what in res.changed_users[:limit]]
+    else:
+        lines += ["", "no user-metric flag changes"]
+    return "\n".join(lines)
+
+
+def simulate_cli(args) -> int:
+    settings = get_settings(None, args.warehouse, None, None)
+    export_to_environment(settings)
+    current = load_policy(settings.policy_file)
+    alt = load_policy(args.policy) if args.policy else current
+    alt = alt.with_overrides(threshold_multiple=args.threshold_multiple, severe_multiple=args.severe_multiple,
+                             min_cohort_size=args.min_cohort_size)
+    res = run_simulation(settings, alt, args.month)
+    print(format_result(res, current.version))
+    return 0

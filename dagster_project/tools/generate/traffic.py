@@ -1,0 +1,266 @@
+"""Vectorised usage for one month: ordinary traffic plus the planted patterns. No Python loops over events.
+
+Calls are kept as numpy columns (times in microseconds since the epoch) and only turned into strings when
+written. Ordinary users dial one call at a time (sequential within a day), so concurrency appears only where a
+pattern puts it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dagster_project.tools.generate.population import Population
+
+US = 1_000_000
+DAY = 86_400 * US
+DIRECTIONS = np.array(["inbound", "outbound", "internal"])
+DISPOSITIONS = np.array(["answered", "no_answer", "busy", "failed", "voicemail"])
+VIA = np.array(["app", "desk_phone", "web", "api"])
+IN, OUT, INTERNAL = 0, 1, 2
+ANSWERED, NO_ANSWER, BUSY, FAILED, VOICEMAIL = 0, 1, 2, 3, 4
+CALL_KEYS = ("user", "direction", "started", "answered", "ended", "disposition", "forwarded_to", "via",
+             "counterpart")
+
+
+def month_bounds(month: str) -> tuple[int, int]:
+    start = np.datetime64(month + "-01", "M")
+    return (int(np.datetime64(start, "us").astype(np.int64)),
+            int(np.datetime64(start + np.timedelta64(1, "M"), "us").astype(np.int64)))
+
+
+def business_days(month: str, rng: np.random.Generator, n: int) -> np.ndarray:
+    """n day offsets within the month, weekdays far likelier than weekends."""
+    start = np.datetime64(month + "-01", "D")
+    days = np.arange(start, np.datetime64(np.datetime64(month, "M") + np.timedelta64(1, "M"), "D"))
+    weekday = (days.astype(np.int64) + 3) % 7  # 0 = Monday
+    w = np.where(weekday < 5, 1.0, np.where(weekday == 5, 0.12, 0.05))
+    return rng.choice(len(days), size=n, p=w / w.sum())
+
+
+def empty_calls() -> dict[str, np.ndarray]:
+    return {k: np.empty(0, dtype=np.int64) for k in CALL_KEYS}
+
+
+def concat(batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.concatenate([b[k] for b in batches]) for k in CALL_KEYS}
+
+
+def _outcomes(rng, n, p_answer, talk_median_s, talk_sigma=1.0, p_voicemail=0.1):
+    """Disposition, ring time and talk time (µs) for n calls."""
+    r = rng.random(n)
+    disp = np.full(n, NO_ANSWER)
+    disp[r < p_answer] = ANSWERED
+    vm = (r >= p_answer) & (r < p_answer + p_voicemail)
+    disp[vm] = VOICEMAIL
+    rest = r >= p_answer + p_voicemail
+    r2 = rng.random(n)
+    disp[rest & (r2 < 0.25)] = BUSY
+    disp[rest & (r2 >= 0.25) & (r2 < 0.35)] = FAILED
+    ring = (rng.uniform(2, 18, n) * US).astype(np.int64)
+    talk = (rng.lognormal(np.log(talk_median_s), talk_sigma, n) * US).astype(np.int64)
+    talk[disp == VOICEMAIL] = (rng.uniform(12, 45, vm.sum()) * US).astype(np.int64)
+    unanswered = (disp != ANSWERED) & (disp != VOICEMAIL)
+    ring[unanswered] = (rng.uniform(5, 30, unanswered.sum()) * US).astype(np.int64)
+    talk[unanswered] = 0
+    return disp, ring, talk
+
+
+def sequential_calls(rng, user, day, month_start, p_answer, talk_median_s, gap_scale, direction,
+                     via=None, counterpart=None, forwarded_to=None, day_start_hour=8.0, p_voicemail=0.1):
+    """Calls placed one after another per user and day (a person on one line): no self-overlap."""
+    order = np.lexsort((day, user))
+    user, day, direction = user[order], day[order], direction[order]
+    n = len(user)
+    disp, ring, talk = _outcomes(rng, n, p_answer, talk_median_s, p_voicemail=p_voicemail)
+    dur = ring + talk
+    group = user.astype(np.int64) * 64 + day
+    first = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
+    counts = np.diff(np.r_[first, n])
+    per_call_count = np.repeat(counts, counts)
+    gap = rng.exponential(1.0, n) * (gap_scale / per_call_count) * US
+    gap = gap.astype(np.int64) + US
+    step = gap + dur
+    cs = np.cumsum(step)
+    before = np.repeat(cs[first] - step[first], counts)
+    origin = (month_start + day * DAY + int(day_start_hour * 3600 * US)
+              + np.repeat((rng.random(len(first)) * 5400 * US).astype(np.int64), counts))
+    started = origin + (cs - before) - dur
+    answered = np.where(talk > 0, started + ring, -1)
+    ended = started + dur
+    out = {
+        "user": user, "direction": direction, "started": started, "answered": answered, "ended": ended,
+        "disposition": disp,
+        "forwarded_to": np.full(n, -1, np.int64) if forwarded_to is None else forwarded_to[order],
+        "via": rng.choice(3, n, p=[0.55, 0.35, 0.10]) if via is None else np.full(n, via),
+        "counterpart": rng.integers(300_000_000, 999_999_999, n) if counterpart is None else counterpart[order],
+    }
+    internal = direction == INTERNAL
+    out["counterpart"][internal] = -1  # filled with another user's number when written
+    return out
+
+
+def ordinary_calls(rng, pop: Population, active: np.ndarray, month: str, scale: float):
+    """Everyone's everyday calling: heavy-tailed volume, business hours, weekdays."""
+    m0, _ = month_bounds(month)
+    rate = 45.0 * scale * pop.activity * active
+    n_per_user = rng.poisson(rate)
+    user = np.repeat(np.arange(len(rate)), n_per_user)
+    day = business_days(month, rng, len(user))
+    direction = rng.choice(3, len(user), p=[0.44, 0.44, 0.12])
+    return sequential_calls(rng, user, day, m0, p_answer=0.68, talk_median_s=95, gap_scale=8 * 3600,
+                            direction=direction)
+
+
+def agent_calls(rng, agents: np.ndarray, month: str, calls_per_day: float = 65):
+    """Contact-center agents: one call at a time, back to back, inbound and outbound (legitimate use)."""
+    m0, _ = month_bounds(month)
+    n_per = rng.poisson(calls_per_day * 21, len(agents))
+    user = np.repeat(agents, n_per)
+    day = business_days(month, rng, len(user))
+    direction = rng.choice(2, len(user), p=[0.6, 0.4])
+    return sequential_calls(rng, user, day, m0, p_answer=0.86, talk_median_s=200, gap_scale=2 * 3600,
+                            direction=direction, p_voicemail=0.03)
+
+
+def planted_auto_dialer(rng, u: int, month: str):
+    """Software dialing: outbound every ~15 s (regular), for hours, API-initiated, mostly unanswered."""
+    m0, _ = month_bounds(month)
+    days = np.unique(business_days(month, rng, 10))
+    per_session = 700
+    starts = []
+    for d in days:  # a handful of sessions per month; the calls inside are vectorised
+        t0 = m0 + d * DAY + 9 * 3600 * US
+        starts.append(t0 + np.cumsum((rng.normal(15, 0.4, per_session) * US).astype(np.int64)))
+    started = np.concatenate(starts)
+    n = len(started)
+    disp, ring, talk = _outcomes(rng, n, p_answer=0.18, talk_median_s=12, p_voicemail=0.05)
+    return {"user": np.full(n, u), "direction": np.full(n, OUT), "started": started,
+            "answered": np.where(talk > 0, started + ring, -1), "ended": started + ring + talk,
+            "disposition": disp, "forwarded_to": np.full(n, -1), "via": np.full(n, 3),
+            "counterpart": rng.integers(300_000_000, 999_999_999, n)}
+
+
+def planted_telemarketer(rng, u: int, month: str):
+    """High-volume manual outbound: ~260 calls a day to new numbers, few answered, many very short."""
+    m0, _ = month_bounds(month)
+    n = int(rng.poisson(260 * 21))
+    day = business_days(month, rng, n)
+    out = sequential_calls(rng, np.full(n, u), day, m0, p_answer=0.30, talk_median_s=25, gap_scale=3 * 3600,
+                           direction=np.full(n, OUT), p_voicemail=0.05)
+    short = rng.random(n) < 0.4  # hang-ups within seconds
+    ans = out["answered"] >= 0
+    sel = short & ans
+    out["ended"][sel] = out["answered"][sel] + (rng.uniform(1, 5, sel.sum()) * US).astype(np.int64)
+    return out
+
+
+def _overlapping_inbound(rng, u: int, month: str, per_day: float, talk_median_s: float, forwarded_to: int):
+    m0, _ = month_bounds(month)
+    n = int(rng.poisson(per_day * 21))
+    day = business_days(month, rng, n)
+    started = m0 + day * DAY + ((8 + rng.random(n) * 9) * 3600 * US).astype(np.int64)
+    disp, ring, talk = _outcomes(rng, n, p_answer=0.9, talk_median_s=talk_median_s, talk_sigma=0.5,
+                                 p_voicemail=0.02)
+    return {"user": np.full(n, u), "direction": np.full(n, IN), "started": started,
+            "answered": np.where(talk > 0, started + ring, -1), "ended": started + ring + talk,
+            "disposition": disp, "forwarded_to": np.full(n, forwarded_to),
+            "via": np.full(n, -1), "counterpart": rng.integers(300_000_000, 999_999_999, n)}
+
+
+def planted_forwarder(rng, u: int, month: str, target: int):
+    """The user's number forwarded to one outside number that takes many calls at once (a PBX)."""
+    return _overlapping_inbound(rng, u, month, per_day=140, talk_median_s=420, forwarded_to=target)
+
+
+def planted_bulk_line(rng, u: int, month: str):
+    """A hotline on one user: many callers at the same time, far beyond one person on one line."""
+    return _overlapping_inbound(rng, u, month, per_day=170, talk_median_s=480, forwarded_to=-1)
+
+
+def planted_voicemail_blaster(rng, u: int, month: str):
+    """Bulk voicemail drops: a few bursts of 150-300 voicemails left within two minutes."""
+    m0, _ = month_bounds(month)
+    bursts = []
+    for d in np.unique(business_days(month, rng, 3)):
+        k = int(rng.integers(150, 300))
+        bursts.append(m0 + d * DAY + 10 * 3600 * US + (rng.random(k) * 120 * US).astype(np.int64))
+    started = np.sort(np.concatenate(bursts))
+    n = len(started)
+    ring = (rng.uniform(1, 4, n) * US).astype(np.int64)
+    talk = (rng.uniform(18, 30, n) * US).astype(np.int64)
+    return {"user": np.full(n, u), "direction": np.full(n, OUT), "started": started,
+            "answered": started + ring, "ended": started + ring + talk, "disposition": np.full(n, VOICEMAIL),
+            "forwarded_to": np.full(n, -1), "via": np.full(n, 3),
+            "counterpart": rng.integers(300_000_000, 999_999_999, n)}
+
+
+def hard_negative_sales_rep(rng, u: int, month: str):
+    """A busy human sales rep: many outbound calls, but human pace, answered often, real conversations."""
+    m0, _ = month_bounds(month)
+    n = int(rng.poisson(75 * 21))
+    day = business_days(month, rng, n)
+    return sequential_calls(rng, np.full(n, u), day, m0, p_answer=0.6, talk_median_s=150, gap_scale=8 * 3600,
+                            direction=np.full(n, OUT), p_voicemail=0.15)
+
+
+def hard_negative_transfer(rng, u: int, month: str, target: int):
+    """A couple of calls forwarded to a colleague's mobile, overlapping for a few seconds (a transfer)."""
+    m0, _ = month_bounds(month)
+    t = m0 + int(business_days(month, rng, 1)[0]) * DAY + 11 * 3600 * US
+    started = np.array([t, t + 170 * US, t + 4000 * US])
+    ended = np.array([t + 175 * US, t + 400 * US, t + 4200 * US])
+    return {"user": np.full(3, u), "direction": np.full(3, IN), "started": started,
+            "answered": started + 3 * US, "ended": ended, "disposition": np.full(3, ANSWERED),
+            "forwarded_to": np.full(3, target), "via": np.full(3, -1),
+            "counterpart": rng.integers(300_000_000, 999_999_999, 3)}
+
+
+def hard_negative_few_voicemails(rng, u: int, month: str):
+    """Six voicemails left within an hour: follow-ups, not a blast."""
+    m0, _ = month_bounds(month)
+    t = m0 + int(business_days(month, rng, 1)[0]) * DAY + 14 * 3600 * US
+    started = t + np.sort((rng.random(6) * 3600 * US).astype(np.int64))
+    return {"user": np.full(6, u), "direction": np.full(6, OUT), "started": started,
+            "answered": started + 15 * US, "ended": started + 45 * US, "disposition": np.full(6, VOICEMAIL),
+            "forwarded_to": np.full(6, -1), "via": np.full(6, 0),
+            "counterpart": rng.integers(300_000_000, 999_999_999, 6)}
+
+
+def excess_calls(rng, u: int, month: str, factor_calls: int):
+    """A heavy caller on a free plan: many ordinary calls (human pace) far above the cohort."""
+    m0, _ = month_bounds(month)
+    n = int(factor_calls)
+    day = business_days(month, rng, n)
+    return sequential_calls(rng, np.full(n, u), day, m0, p_answer=0.7, talk_median_s=240, gap_scale=9 * 3600,
+                            direction=rng.choice(2, n, p=[0.5, 0.5]))
+
+
+def message_events(rng, pop: Population, active: np.ndarray, month: str, scale: float, boost: dict[int, int]):
+    m0, _ = month_bounds(month)
+    rate = 30.0 * scale * pop.activity * active
+    n_per = rng.poisson(rate)
+    for u, extra in boost.items():
+        n_per[u] += extra
+    user = np.repeat(np.arange(len(rate)), n_per)
+    n = len(user)
+    day = business_days(month, rng, n)
+    sent = m0 + day * DAY + ((7.5 + rng.random(n) * 11) * 3600 * US).astype(np.int64)
+    channel = rng.choice(3, n, p=[0.72, 0.08, 0.20])
+    direction = rng.choice(2, n, p=[0.5, 0.5])
+    segments = np.where(channel == 0, rng.choice([1, 1, 1, 2, 3], n), 1)
+    return {"user": user, "sent": sent, "channel": channel, "direction": direction, "segments": segments,
+            "counterpart": rng.integers(300_000_000, 999_999_999, n)}
+
+
+def chat_events(rng, pop: Population, active: np.ndarray, month: str, scale: float, boost: dict[int, int]):
+    m0, _ = month_bounds(month)
+    rate = 80.0 * scale * pop.activity * active
+    n_per = rng.poisson(rate)
+    for u, extra in boost.items():
+        n_per[u] += extra
+    user = np.repeat(np.arange(len(rate)), n_per)
+    n = len(user)
+    day = business_days(month, rng, n)
+    sent = m0 + day * DAY + ((8 + rng.random(n) * 10) * 3600 * US).astype(np.int64)
+    conversation = pop.user_account[user] * 16 + rng.integers(0, 16, n)
+    return {"user": user, "sent": sent, "conversation": conversation}
