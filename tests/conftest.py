@@ -1,4 +1,9 @@
-"""Shared fixtures: a prepared dbt manifest, the conformance raw set with its delivery times, pipeline runs."""
+"""Shared fixtures: the conformance raw set with its delivery times, policy variants, pipeline runs.
+
+Two tiers: `pytest -m "not slow"` (pure functions, validation, the loader, definitions loading: seconds) and the
+end-to-end tier marked `slow` (real Dagster + dbt + DuckDB runs). The dbt manifest is parsed when stale, by
+whatever builds the definitions first; nothing parses it at session start.
+"""
 
 from __future__ import annotations
 
@@ -18,14 +23,6 @@ CONFORMANCE = REPO / "tests" / "conformance"
 for _var in ("FAIRUSE_RAW_DIR", "FAIRUSE_WAREHOUSE", "FAIRUSE_EXPORTS_DIR", "FAIRUSE_POLICY_FILE", "DAGSTER_HOME"):
     os.environ.pop(_var, None)
 os.environ.setdefault("FAIRUSE_HASH_KEY", "test-key-not-secret")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def dbt_manifest():
-    """Parse the dbt project once per session (dagster dev would; tests must do it themselves)."""
-    from dagster_project.domain.dbt_project import ensure_manifest
-
-    return ensure_manifest(force=True)
 
 
 def copy_conformance_raw(dest: Path) -> Path:
@@ -65,7 +62,7 @@ def run_pipeline(workdir: Path, raw: Path, months=None, policy: Path | None = No
 
 
 @pytest.fixture(scope="session")
-def conformance_build(tmp_path_factory, dbt_manifest):
+def conformance_build(tmp_path_factory):
     """Both conformance months at 60/60 with min_cohort_size 3, in the machine's time zone."""
     tmp = tmp_path_factory.mktemp("conformance")
     raw = copy_conformance_raw(tmp)

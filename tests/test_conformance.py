@@ -1,4 +1,4 @@
-"""CONTRACT conformance: the golden vectors of shared/conformance, table by table."""
+"""CONTRACT conformance (docs/CONTRACT.md): the golden vectors of tests/conformance, table by table."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import duckdb
 import pytest
 
 from tests.conftest import CONFORMANCE, REPO
+
+pytestmark = pytest.mark.slow  # end-to-end: real Dagster, dbt and DuckDB runs
 
 FLOAT_COLUMNS = {
     "minutes_inbound", "minutes_outbound", "minutes_internal", "value", "mean_value", "median_value",
@@ -106,7 +108,7 @@ assert all(o.success for o in outcomes), outcomes
 
 def test_dbt_docs_generate(conformance_build, tmp_path):
     """`dbt docs generate` works on a built warehouse (the docs site for analysts)."""
-    from dagster_project.defs.resources import dbt_executable
+    from dagster_project.domain.dbt_project import dbt_executable
     from dagster_project.domain.settings import DBT_PROJECT_DIR
 
     env = {**os.environ, "FAIRUSE_BUILD_DB": str(conformance_build.build_db)}

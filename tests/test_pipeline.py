@@ -24,6 +24,8 @@ from dagster_project.tools.generate import generate
 from tests.conftest import REPO, run_pipeline
 from tests.helpers import dump_tables
 
+pytestmark = pytest.mark.slow  # end-to-end: real Dagster, dbt and DuckDB runs
+
 MONTHS = ["2026-01", "2026-02"]
 
 

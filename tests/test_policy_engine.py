@@ -21,6 +21,8 @@ from dagster_project.domain.policy import parse_policy
 from dagster_project.domain.settings import DEFAULT_POLICY_FILE, get_settings
 from dagster_project.domain.simulate import run_simulation
 
+pytestmark = pytest.mark.slow  # end-to-end: real Dagster, dbt and DuckDB runs
+
 USERS = {  # user -> (account, country, plan, currency)
     "u1": ("acc-nz", "NZ", "pro", "NZD"), "u2": ("acc-nz", "NZ", "pro", "NZD"),
     "u3": ("acc-nz", "NZ", "pro", "NZD"), "u4": ("acc-nz", "NZ", "pro", "NZD"),

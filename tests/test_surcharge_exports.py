@@ -24,6 +24,8 @@ import pytest
 
 from tests.conftest import policy_with, run_pipeline
 
+pytestmark = pytest.mark.slow  # end-to-end: real Dagster, dbt and DuckDB runs
+
 T0 = {"2026-01": dt.datetime(2026, 1, 12, 10, 0), "2026-02": dt.datetime(2026, 2, 12, 10, 0)}
 
 

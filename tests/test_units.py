@@ -78,9 +78,11 @@ def test_schedule_builds_the_month_that_just_closed():
 
     import dagster as dg
 
-    from dagster_project.defs.schedules import month_that_closed, monthly_schedule
+    from dagster_project.defs.jobs import monthly_pipeline
+    from dagster_project.defs.schedules import build_monthly_schedule, month_that_closed
 
     assert month_that_closed(dt.datetime(2026, 1, 2, 6, tzinfo=dt.UTC)) == "2025-12"
+    monthly_schedule = build_monthly_schedule(monthly_pipeline, day=2, hour=6)
     assert monthly_schedule.cron_schedule == "0 6 2 * *"
     ctx = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 11, 2, 6, tzinfo=dt.UTC))
     request = monthly_schedule(ctx)

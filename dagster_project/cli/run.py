@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import duckdb
 
 from dagster_project.domain import raw_load
-from dagster_project.domain.settings import Settings, export_to_environment
+from dagster_project.domain.settings import Settings
 
 # The per-step lines below are the progress report; Dagster's own console log only for warnings.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -61,21 +61,17 @@ def _failure(result) -> str:
 
 
 def run_months(settings: Settings, months: list[str], out=sys.stdout) -> list[MonthOutcome]:
-    export_to_environment(settings)
-    from dagster_project.domain.dbt_project import ensure_manifest
-
-    ensure_manifest()
-    from dagster_project.definitions import defs
+    from dagster_project.definitions import build_definitions
     from dagster_project.defs.partitions import monthly_partitions
 
-    job = defs.resolve_job_def("monthly_pipeline")
+    job = build_definitions(settings).resolve_job_def("monthly_pipeline")
     known = set(monthly_partitions.get_partition_keys())
     instance = _instance()
     outcomes = []
     for month in sorted(set(months)):
         if month not in known:
             msg = (f"month {month} is outside the partitions ({monthly_partitions.get_first_partition_key()} .. "
-                   f"{monthly_partitions.get_last_partition_key()}); set FAIRUSE_FIRST_MONTH for older data")
+                   f"{monthly_partitions.get_last_partition_key()})")
             outcomes.append(MonthOutcome(month, False, 0.0, msg))
             break
         log_file = settings.data_dir / "logs" / f"run-{month}.log"

@@ -3,12 +3,12 @@
 import dagster as dg
 import duckdb
 
-from dagster_project.defs.assets.publish import finance_exports, published_warehouse
+from dagster_project.defs.assets.publish import EXPORTS_KEY, WAREHOUSE_KEY
 from dagster_project.defs.resources import FairuseResource
 from dagster_project.domain import exports
 
 
-@dg.asset_check(asset=published_warehouse, description="No month missing between the first and last built month.")
+@dg.asset_check(asset=WAREHOUSE_KEY, description="No month missing between the first and last built month.")
 def months_are_contiguous(fairuse: FairuseResource) -> dg.AssetCheckResult:
     s = fairuse.settings()
     con = duckdb.connect(str(s.warehouse), read_only=True)
@@ -29,7 +29,7 @@ def months_are_contiguous(fairuse: FairuseResource) -> dg.AssetCheckResult:
         "missing_months": ", ".join(missing) or "none"})
 
 
-@dg.asset_check(asset=finance_exports, description="Export files match their manifest and the marts' amounts.")
+@dg.asset_check(asset=EXPORTS_KEY, description="Export files match their manifest and the marts' amounts.")
 def exports_match_marts(context: dg.AssetCheckExecutionContext, fairuse: FairuseResource) -> dg.AssetCheckResult:
     s = fairuse.settings()
     con = duckdb.connect(str(s.warehouse), read_only=True)

@@ -1,53 +1,37 @@
-"""Resources built from settings: the pipeline's paths/policy, and the dbt CLI."""
+"""The pipeline's resource: where raw data, warehouse, exports and reports live, and which policy applies."""
 
 from __future__ import annotations
 
-import shutil
-import sys
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
-from dagster_project.domain.dbt_project import dbt_project
 from dagster_project.domain.policy import Policy, load_policy
-from dagster_project.domain.settings import Settings, export_to_environment, get_settings
+from dagster_project.domain.settings import Settings
 
 
 class FairuseResource(dg.ConfigurableResource):
-    """Where the raw data, the warehouse and the exports live, and which policy file applies.
+    """Paths resolved once, where the definitions are built (definitions.py); shown in the UI's resource page."""
 
-    Empty strings mean: take FAIRUSE_* from the environment, else the defaults under data/.
-    """
+    raw_dir: str
+    warehouse: str
+    exports_dir: str
+    policy_file: str
+    reports_dir: str
+    duckdb_memory_limit: str = "3GB"
+    hash_key: str | None = None
 
-    raw_dir: str = ""
-    warehouse: str = ""
-    exports_dir: str = ""
-    policy_file: str = ""
+    @classmethod
+    def from_settings(cls, s: Settings) -> FairuseResource:
+        return cls(raw_dir=str(s.raw_dir), warehouse=str(s.warehouse), exports_dir=str(s.exports_dir),
+                   policy_file=str(s.policy_file), reports_dir=str(s.reports_dir),
+                   duckdb_memory_limit=s.duckdb_memory_limit, hash_key=s.hash_key)
 
     def settings(self) -> Settings:
-        s = get_settings(self.raw_dir or None, self.warehouse or None, self.exports_dir or None,
-                         self.policy_file or None)
-        export_to_environment(s)  # dbt (a subprocess) reads FAIRUSE_BUILD_DB and FAIRUSE_HASH_KEY
-        Path(s.build_db).parent.mkdir(parents=True, exist_ok=True)
-        return s
+        return Settings(raw_dir=Path(self.raw_dir), warehouse=Path(self.warehouse),
+                        exports_dir=Path(self.exports_dir), policy_file=Path(self.policy_file),
+                        reports_dir=Path(self.reports_dir), duckdb_memory_limit=self.duckdb_memory_limit,
+                        hash_key=self.hash_key)
 
     def policy(self) -> Policy:
-        return load_policy(self.settings().policy_file)
-
-
-def dbt_executable() -> str:
-    """The dbt of this interpreter's environment, so a venv works without being activated (`dagster dev` starts
-    its code server with the resolved interpreter path, so look beside sys.prefix too)."""
-    for candidate in (Path(sys.executable).with_name("dbt"), Path(sys.prefix) / "bin" / "dbt"):
-        if candidate.exists():
-            return str(candidate)
-    return shutil.which("dbt") or "dbt"
-
-
-def build_resources() -> dict:
-    return {
-        "fairuse": FairuseResource(),
-        "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
-                              dbt_executable=dbt_executable()),
-    }
+        return load_policy(self.policy_file)

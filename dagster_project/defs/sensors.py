@@ -10,8 +10,8 @@ import dagster as dg
 import duckdb
 
 from dagster_project.defs.jobs import monthly_pipeline
+from dagster_project.defs.resources import FairuseResource
 from dagster_project.domain import raw_load
-from dagster_project.domain.settings import get_settings
 
 
 def changed_months(raw_dir, warehouse) -> dict[str, str]:
@@ -44,8 +44,8 @@ def changed_months(raw_dir, warehouse) -> dict[str, str]:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Re-runs an already-built month (and everything downstream) when its raw files change.",
 )
-def late_data_sensor(context: dg.SensorEvaluationContext):
-    s = get_settings()
+def late_data_sensor(context: dg.SensorEvaluationContext, fairuse: FairuseResource):
+    s = fairuse.settings()
     changes = changed_months(s.raw_dir, s.warehouse)
     if not changes:
         return dg.SkipReason("no new or changed files in built months")

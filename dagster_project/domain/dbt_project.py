@@ -1,25 +1,21 @@
-"""The dbt project, and preparing its manifest once (not on every run, not at every import)."""
+"""The dbt project: where it lives, the dbt executable of this environment, and its manifest (parsed when stale)."""
 
 from __future__ import annotations
 
-import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from dagster_dbt import DbtProject
+from dagster_project.domain.settings import DBT_PROJECT_DIR
 
-from dagster_project.domain.settings import DBT_PROJECT_DIR, export_to_environment, get_settings
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-# Only under `dagster dev` (the CLI and tests call ensure_manifest() themselves). It runs `dbt` from PATH, so
-# make this environment's bin directory visible even when the virtualenv is not activated.
-if os.environ.get("DAGSTER_IS_DEV_CLI"):
-    export_to_environment(get_settings())  # profiles.yml reads FAIRUSE_BUILD_DB
-    _bin = str(Path(sys.executable).parent)
-    if _bin not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
-dbt_project.prepare_if_dev()
+
+def dbt_executable() -> str:
+    """The dbt of this interpreter's environment, so a venv works without being activated."""
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else (shutil.which("dbt") or "dbt")
 
 
 def _newest_source_mtime() -> float:
@@ -30,19 +26,15 @@ def _newest_source_mtime() -> float:
 
 
 def manifest_is_stale() -> bool:
-    manifest = Path(dbt_project.manifest_path)
-    return not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime()
+    return not MANIFEST_PATH.exists() or MANIFEST_PATH.stat().st_mtime < _newest_source_mtime()
 
 
 def ensure_manifest(force: bool = False) -> Path:
-    """Run `dbt parse` when the models changed since the manifest was written."""
+    """Run `dbt parse` when a model, macro or test changed since the manifest was written; return its path."""
     if force or manifest_is_stale():
-        export_to_environment(get_settings())
-        from dagster_project.defs.resources import dbt_executable
-
         cmd = [dbt_executable(), "parse", "--quiet",
                "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-        proc = subprocess.run(cmd, cwd=DBT_PROJECT_DIR, env=os.environ.copy(), capture_output=True, text=True)
+        proc = subprocess.run(cmd, cwd=DBT_PROJECT_DIR, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"dbt parse failed:\n{proc.stdout}\n{proc.stderr}")
-    return Path(dbt_project.manifest_path)
+    return MANIFEST_PATH

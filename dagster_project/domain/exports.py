@@ -109,85 +109,127 @@ def _read_csv_amounts(path: Path, amount_col: str) -> dict[str, tuple[str, decim
         return {r["account_id"]: (r["currency"], decimal.Decimal(r[amount_col] or "0")) for r in csv.DictReader(f)}
 
 
-def export_month(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str, policy_version: str) -> ExportResult:
-    """Write (or restate) the exports of month `YYYY-MM` from the marts readable through `con`."""
+@dataclass
+class MonthContent:
+    """The files of a month's exports, rendered in memory (nothing written yet)."""
+
+    content: dict[str, bytes]  # file name -> bytes
+    rows: dict[str, int]  # file name -> rows
+    amounts: dict[str, dict[str, tuple[str, decimal.Decimal]]]  # dataset -> account -> (currency, amount)
+    data_complete_to: str | None
+
+
+def render_month(con: duckdb.DuckDBPyConnection, month: str) -> MonthContent:
+    """Query the marts once per dataset; one Arrow result feeds both the CSV and the Parquet file."""
     month_start = f"{month}-01"
-    out = Path(exports_dir) / month
-    out.mkdir(parents=True, exist_ok=True)
     content: dict[str, bytes] = {}
     rows_by: dict[str, int] = {}
-    new_amounts = {}
+    amounts = {}
     for name, (query, amount_col) in DATASETS.items():
-        table = con.sql(query, params=[month_start]).to_arrow_table()  # one query feeds both files
+        table = con.sql(query, params=[month_start]).to_arrow_table()
         columns = table.column_names
         rows = [tuple(r[c] for c in columns) for r in table.to_pylist()]
         content[f"{name}.csv"] = _csv_bytes(columns, rows)
         content[f"{name}.parquet"] = _parquet_bytes(table)
         rows_by[f"{name}.csv"] = rows_by[f"{name}.parquet"] = len(rows)
-        new_amounts[name] = _amounts(rows, columns, amount_col)
+        amounts[name] = _amounts(rows, columns, amount_col)
     wm = next(iter(con.execute("select data_complete_to from audit.month_watermarks where month = ?",
                                [month_start]).fetchall()), None)
-    data_complete_to = (wm[0].replace(tzinfo=dt.UTC).isoformat() if wm and wm[0] else None)
+    data_complete_to = wm[0].replace(tzinfo=dt.UTC).isoformat() if wm and wm[0] else None
+    return MonthContent(content, rows_by, amounts, data_complete_to)
 
-    manifest_path = out / "manifest.json"
-    previous = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
-    prev_hashes = {f["name"]: f["sha256"] for f in previous["files"]} if previous else {}
-    data_names = sorted(content)
-    unchanged = previous is not None and all(
-        prev_hashes.get(n) == hashlib.sha256(content[n]).hexdigest() for n in data_names
-    ) and previous.get("policy_version") == policy_version and previous.get("data_complete_to") == data_complete_to
-    revision = previous.get("revision", 1) if previous else 1
-    changes_rows: list[tuple] = []
-    restated = False
-    if previous is not None and not unchanged:
-        # Keep the set finance may already have loaded, then describe what changed.
-        restated = True
-        revisions = out / "revisions"
-        revisions.mkdir(exist_ok=True)
-        keep = revisions / f"r{revision:03d}"
-        if not keep.exists():
-            staging = revisions / f".r{revision:03d}.tmp-{os.getpid()}"
-            shutil.rmtree(staging, ignore_errors=True)
-            staging.mkdir()
-            for f in previous["files"]:
-                if (out / f["name"]).exists():
-                    shutil.copy2(out / f["name"], staging / f["name"])
-            shutil.copy2(manifest_path, staging / "manifest.json")
-            os.replace(staging, keep)
-        for name, (_, amount_col) in DATASETS.items():
-            old = _read_csv_amounts(keep / f"{name}.csv", amount_col)
-            new = new_amounts[name]
-            for acc in sorted(set(old) | set(new)):
-                o_cur, o = old.get(acc, (None, decimal.Decimal("0.00")))
-                n_cur, n = new.get(acc, (None, decimal.Decimal("0.00")))
-                if o != n:
-                    changes_rows.append((name, acc, n_cur or o_cur, o, n, n - o))
-        revision += 1
-    if restated:
-        content["changes.csv"] = _csv_bytes(CHANGES_COLUMNS, changes_rows)
-        rows_by["changes.csv"] = len(changes_rows)
-    elif (out / "changes.csv").exists() and previous and any(f["name"] == "changes.csv" for f in previous["files"]):
-        content["changes.csv"] = (out / "changes.csv").read_bytes()  # unchanged re-run keeps its changes file
-        rows_by["changes.csv"] = max(0, content["changes.csv"].count(b"\n") - 1)
-    for name in sorted(content):
-        _atomic_write(out / name, content[name])
-    manifest = {
-        "month": month,
-        "policy_version": policy_version,
-        "data_complete_to": data_complete_to,
-        "revision": revision,
-        "files": [{"name": n, "rows": rows_by[n], "sha256": hashlib.sha256(content[n]).hexdigest()}
-                  for n in sorted(content)],
-    }
-    _atomic_write(manifest_path, (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode("utf-8"))
+
+def _unchanged(previous: dict | None, month: MonthContent, policy_version: str) -> bool:
+    if previous is None:
+        return False
+    prev_hashes = {f["name"]: f["sha256"] for f in previous["files"]}
+    return (all(prev_hashes.get(n) == hashlib.sha256(b).hexdigest() for n, b in month.content.items())
+            and previous.get("policy_version") == policy_version
+            and previous.get("data_complete_to") == month.data_complete_to)
+
+
+def _keep_revision(out: Path, previous: dict) -> Path:
+    """Copy the set finance may already have loaded to revisions/rNNN/ (atomically, once)."""
+    revisions = out / "revisions"
+    revisions.mkdir(exist_ok=True)
+    keep = revisions / f"r{previous.get('revision', 1):03d}"
+    if not keep.exists():
+        staging = revisions / f".{keep.name}.tmp-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        for f in previous["files"]:
+            if (out / f["name"]).exists():
+                shutil.copy2(out / f["name"], staging / f["name"])
+        shutil.copy2(out / "manifest.json", staging / "manifest.json")
+        os.replace(staging, keep)
+    return keep
+
+
+def _changes(kept: Path, month: MonthContent) -> list[tuple]:
+    """Each account whose amount differs between the kept revision and the new files."""
+    rows = []
+    for name, (_, amount_col) in DATASETS.items():
+        old = _read_csv_amounts(kept / f"{name}.csv", amount_col)
+        new = month.amounts[name]
+        for acc in sorted(set(old) | set(new)):
+            o_cur, o = old.get(acc, (None, decimal.Decimal("0.00")))
+            n_cur, n = new.get(acc, (None, decimal.Decimal("0.00")))
+            if o != n:
+                rows.append((name, acc, n_cur or o_cur, o, n, n - o))
+    return rows
+
+
+def _totals(month: MonthContent) -> dict[str, str]:
     totals = {}
     for name in DATASETS:
         per_cur: dict[str, decimal.Decimal] = {}
-        for cur, amount in new_amounts[name].values():
+        for cur, amount in month.amounts[name].values():
             per_cur[cur] = per_cur.get(cur, decimal.Decimal("0")) + amount
         totals[name] = ", ".join(f"{c} {v}" for c, v in sorted(per_cur.items())) or "0"
-    return ExportResult(month, out, {n: rows_by[n] for n in sorted(content)}, revision, restated,
-                        len(changes_rows), totals)
+    return totals
+
+
+def export_month(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str, policy_version: str) -> ExportResult:
+    """Write (or restate) the exports of month `YYYY-MM` from the marts readable through `con`."""
+    out = Path(exports_dir) / month
+    out.mkdir(parents=True, exist_ok=True)
+    rendered = render_month(con, month)
+    manifest_path = out / "manifest.json"
+    previous = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
+    revision = previous.get("revision", 1) if previous else 1
+    restated = previous is not None and not _unchanged(previous, rendered, policy_version)
+    changes_rows: list[tuple] = []
+    if restated:
+        changes_rows = _changes(_keep_revision(out, previous), rendered)
+        revision += 1
+        rendered.content["changes.csv"] = _csv_bytes(CHANGES_COLUMNS, changes_rows)
+        rendered.rows["changes.csv"] = len(changes_rows)
+    elif previous and any(f["name"] == "changes.csv" for f in previous["files"]):
+        kept_changes = (out / "changes.csv").read_bytes()  # an unchanged re-run keeps its changes file
+        rendered.content["changes.csv"] = kept_changes
+        rendered.rows["changes.csv"] = max(0, kept_changes.count(b"\n") - 1)
+    names = sorted(rendered.content)
+    for name in names:
+        _atomic_write(out / name, rendered.content[name])
+    manifest = {
+        "month": month,
+        "policy_version": policy_version,
+        "data_complete_to": rendered.data_complete_to,
+        "revision": revision,
+        "files": [{"name": n, "rows": rendered.rows[n], "sha256": hashlib.sha256(rendered.content[n]).hexdigest()}
+                  for n in names],
+    }
+    _atomic_write(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
+    return ExportResult(month, out, {n: rendered.rows[n] for n in names}, revision, restated, len(changes_rows),
+                        _totals(rendered))
+
+
+def export_month_and_later(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str,
+                           policy_version: str) -> list[ExportResult]:
+    """Export `month`, and re-check every later month already exported: late data can move a later month's
+    ladder or charges, which is then restated."""
+    later = sorted(p.name for p in Path(exports_dir).glob("????-??") if p.is_dir() and p.name > month)
+    return [export_month(con, exports_dir, m, policy_version) for m in [month, *later]]
 
 
 def check_month_export(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str) -> tuple[bool, dict]:

@@ -12,7 +12,6 @@ Rules (CONTRACT §1 "Bad input"), per month and dataset:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,12 +133,14 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL.format(**{ds.name: _cols_ddl(ds) for ds in EVENT_DATASETS + REFERENCE_DATASETS}))
 
 
-def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(path: str | Path, read_only: bool = False, memory_limit: str = "3GB") -> duckdb.DuckDBPyConnection:
+    if not read_only:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
     # Month truncation of TIMESTAMPTZ follows the session zone: pin it so results never depend on the machine.
     con.execute("set TimeZone = 'UTC'")
     # Bounded memory: DuckDB spills to a temp directory beside the database beyond this.
-    con.execute(f"set memory_limit = '{os.environ.get('FAIRUSE_DUCKDB_MEMORY_LIMIT', '3GB')}'")
+    con.execute(f"set memory_limit = '{memory_limit}'")
     return con
 
 

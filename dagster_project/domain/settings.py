@@ -1,19 +1,21 @@
-"""Paths and FAIRUSE_* environment, resolved once to absolute paths.
+"""Where the pipeline reads and writes, and which policy applies: resolved once, to absolute paths.
 
-Dagster (this process) and dbt (a subprocess with cwd dbt_models/) must agree on one absolute DuckDB path,
-so the build database path is also exported as FAIRUSE_BUILD_DB, which dbt's profiles.yml reads.
+`settings_from_env` is the one place that reads FAIRUSE_* variables (the CLI passes its options on top). Nothing
+here writes the environment: dbt, a subprocess, gets its variables from `dbt_env` at the moment it is started.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
 DEFAULT_POLICY_FILE = REPO_ROOT / "policy" / "fair_use_policy.yaml"
+DEFAULT_DATA_DIR = REPO_ROOT / "data"
 
 
 @dataclass(frozen=True)
@@ -22,12 +24,11 @@ class Settings:
     warehouse: Path  # the published, read-only-for-analysts DuckDB file
     exports_dir: Path
     policy_file: Path
-
-    @property
-    def reports_dir(self) -> Path:
-        """Monthly reports and customer notices: FAIRUSE_REPORTS_DIR, else `reports/` beside the warehouse."""
-        env = os.environ.get("FAIRUSE_REPORTS_DIR")
-        return _abs(env) if env else self.data_dir / "reports"
+    reports_dir: Path
+    schedule_day: int = 2  # the monthly schedule: day of month and hour (UTC)
+    schedule_hour: int = 6
+    duckdb_memory_limit: str = "3GB"
+    hash_key: str | None = None  # FAIRUSE_HASH_KEY; else a random key kept in <data>/.hash_key
 
     @property
     def build_db(self) -> Path:
@@ -39,9 +40,33 @@ class Settings:
         return self.warehouse.parent
 
 
-def _abs(value: str) -> Path:
+def _abs(value: str | Path) -> Path:
     p = Path(value).expanduser()
     return (p if p.is_absolute() else Path.cwd() / p).resolve()
+
+
+def settings_from_env(
+    env: Mapping[str, str] | None = None,
+    *,
+    raw_dir: str | None = None,
+    warehouse: str | None = None,
+    exports_dir: str | None = None,
+    policy_file: str | None = None,
+) -> Settings:
+    """Explicit arguments win over FAIRUSE_* variables, which win over the defaults under data/."""
+    env = os.environ if env is None else env
+    wh = _abs(warehouse or env.get("FAIRUSE_WAREHOUSE") or DEFAULT_DATA_DIR / "warehouse.duckdb")
+    return Settings(
+        raw_dir=_abs(raw_dir or env.get("FAIRUSE_RAW_DIR") or DEFAULT_DATA_DIR / "raw"),
+        warehouse=wh,
+        exports_dir=_abs(exports_dir or env.get("FAIRUSE_EXPORTS_DIR") or DEFAULT_DATA_DIR / "exports"),
+        policy_file=_abs(policy_file or env.get("FAIRUSE_POLICY_FILE") or DEFAULT_POLICY_FILE),
+        reports_dir=_abs(env.get("FAIRUSE_REPORTS_DIR") or wh.parent / "reports"),
+        schedule_day=int(env.get("FAIRUSE_SCHEDULE_DAY", "2")),
+        schedule_hour=int(env.get("FAIRUSE_SCHEDULE_HOUR", "6")),
+        duckdb_memory_limit=env.get("FAIRUSE_DUCKDB_MEMORY_LIMIT", "3GB"),
+        hash_key=env.get("FAIRUSE_HASH_KEY") or None,
+    )
 
 
 def get_settings(
@@ -50,36 +75,27 @@ def get_settings(
     exports_dir: str | None = None,
     policy_file: str | None = None,
 ) -> Settings:
-    """Explicit arguments win over FAIRUSE_* variables, which win over the defaults under data/."""
-    env = os.environ
-    s = Settings(
-        raw_dir=_abs(raw_dir or env.get("FAIRUSE_RAW_DIR") or str(REPO_ROOT / "data" / "raw")),
-        warehouse=_abs(warehouse or env.get("FAIRUSE_WAREHOUSE") or str(REPO_ROOT / "data" / "warehouse.duckdb")),
-        exports_dir=_abs(exports_dir or env.get("FAIRUSE_EXPORTS_DIR") or str(REPO_ROOT / "data" / "exports")),
-        policy_file=_abs(policy_file or env.get("FAIRUSE_POLICY_FILE") or str(DEFAULT_POLICY_FILE)),
-    )
-    return s
-
-
-def export_to_environment(s: Settings) -> None:
-    """Make the settings visible to dbt subprocesses (profiles.yml reads FAIRUSE_BUILD_DB)."""
-    os.environ["FAIRUSE_RAW_DIR"] = str(s.raw_dir)
-    os.environ["FAIRUSE_WAREHOUSE"] = str(s.warehouse)
-    os.environ["FAIRUSE_EXPORTS_DIR"] = str(s.exports_dir)
-    os.environ["FAIRUSE_POLICY_FILE"] = str(s.policy_file)
-    os.environ["FAIRUSE_BUILD_DB"] = str(s.build_db)
-    os.environ.setdefault("FAIRUSE_HASH_KEY", hash_key(s))
+    """`settings_from_env` of this process's environment (the CLI's options first)."""
+    return settings_from_env(raw_dir=raw_dir, warehouse=warehouse, exports_dir=exports_dir,
+                             policy_file=policy_file)
 
 
 def hash_key(s: Settings) -> str:
-    """Key for hashing phone numbers: FAIRUSE_HASH_KEY, else a random key kept beside the warehouse.
-
-    The key is never in the repository; data/ is git-ignored.
-    """
-    if os.environ.get("FAIRUSE_HASH_KEY"):
-        return os.environ["FAIRUSE_HASH_KEY"]
+    """Key for hashing phone numbers: FAIRUSE_HASH_KEY, else a random key kept beside the warehouse (created
+    on first use). The key is never in the repository; data/ is git-ignored."""
+    if s.hash_key:
+        return s.hash_key
     key_file = s.data_dir / ".hash_key"
     if not key_file.exists():
         key_file.parent.mkdir(parents=True, exist_ok=True)
         key_file.write_text(secrets.token_hex(32))
     return key_file.read_text().strip()
+
+
+def dbt_env(s: Settings) -> dict[str, str]:
+    """The variables dbt's profiles.yml and macros read, for a dbt process started with these settings."""
+    return {
+        "FAIRUSE_BUILD_DB": str(s.build_db),
+        "FAIRUSE_HASH_KEY": hash_key(s),
+        "FAIRUSE_DUCKDB_MEMORY_LIMIT": s.duckdb_memory_limit,
+    }

@@ -1,8 +1,8 @@
 """`fairuse simulate`: backtest another policy over the months already built, without touching the marts.
 
-The published warehouse is copied to a scratch file; dbt's `simulate_policy` operation recomputes the policy
-marts there from marts.fct_user_monthly_usage with the alternative policy (the same macros the models use),
-and the comparison with the published flags is printed per month.
+The published warehouse is copied to a scratch file, the current policy marts are set aside there (schema
+`published`), and the policy models themselves (dbt tag `policy`) are built in the copy over every built month with
+the alternative policy (`dbt build --vars {month: all, ...}`). The comparison is printed per month.
 """
 
 from __future__ import annotations
@@ -17,16 +17,18 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.defs.resources import dbt_executable
+from dagster_project.domain.dbt_project import dbt_executable
 from dagster_project.domain.policy import Policy, load_policy
-from dagster_project.domain.settings import DBT_PROJECT_DIR, Settings, export_to_environment, get_settings
+from dagster_project.domain.settings import DBT_PROJECT_DIR, Settings, dbt_env, get_settings
+
+SET_ASIDE = ("fct_fair_use_flags", "fct_account_enforcement")
 
 COMPARISON_SQL = """
-with cur as (select distinct month, user_id, account_id from marts.fct_fair_use_flags),
-alt as (select distinct month, user_id, account_id from sim.fct_fair_use_flags),
+with cur as (select distinct month, user_id, account_id from published.fct_fair_use_flags),
+alt as (select distinct month, user_id, account_id from marts.fct_fair_use_flags),
 months as (select distinct month from marts.fct_user_monthly_usage),
-cur_act as (select month, account_id, action from marts.fct_account_enforcement),
-alt_act as (select month, account_id, action from sim.fct_account_enforcement)
+cur_act as (select month, account_id, action from published.fct_account_enforcement),
+alt_act as (select month, account_id, action from marts.fct_account_enforcement)
 select
     strftime(m.month, '%Y-%m') as month,
     (select count(distinct user_id) from cur where cur.month = m.month) as users_current,
@@ -52,20 +54,36 @@ class SimulationResult:
     changed_users: list[tuple]  # (month, user_id, metric, change)
 
 
+class SimulationError(RuntimeError):
+    """The simulation cannot run; the message says why and what to do."""
+
+
+def _build_policy_models(settings: Settings, scratch: Path, policy: Policy) -> None:
+    with duckdb.connect(str(scratch)) as con:
+        con.execute("create schema published")
+        for table in SET_ASIDE:
+            con.execute(f"create table published.{table} as select * from marts.{table}")
+    target = scratch.parent / "dbt-target"
+    env = {**os.environ, **dbt_env(settings), "FAIRUSE_BUILD_DB": str(scratch)}
+    cmd = [dbt_executable(), "build", "--quiet", "--select", "tag:policy", "--exclude", "test_type:unit",
+           "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+           "--target-path", str(target), "--log-path", str(target),
+           "--vars", json.dumps({"month": "all", **policy.dbt_vars()})]
+    proc = subprocess.run(cmd, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SimulationError(f"the policy models failed under policy {policy.version}:\n"
+                              f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+
+
 def run_simulation(settings: Settings, policy: Policy, months: list[str] | None = None,
                    keep_dir: Path | None = None) -> SimulationResult:
     if not settings.warehouse.exists():
-        raise FileNotFoundError(f"no warehouse at {settings.warehouse}: run `fairuse run` first")
+        raise SimulationError(f"no warehouse at {settings.warehouse}: build one first (`fairuse run` or `make demo`)")
     scratch_dir = Path(keep_dir or tempfile.mkdtemp(prefix="fairuse-sim-"))
     scratch_dir.mkdir(parents=True, exist_ok=True)
     scratch = scratch_dir / "simulation.duckdb"
     shutil.copyfile(settings.warehouse, scratch)  # the published file is only ever replaced, never written
-    env = {**os.environ, "FAIRUSE_BUILD_DB": str(scratch)}
-    cmd = [dbt_executable(), "run-operation", "simulate_policy", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
-           "--profiles-dir", str(DBT_PROJECT_DIR), "--vars", json.dumps({"month": None, **policy.dbt_vars()})]
-    proc = subprocess.run(cmd, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"simulation failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    _build_policy_models(settings, scratch, policy)
     con = duckdb.connect(str(scratch), read_only=True)
     try:
         cur = con.execute(COMPARISON_SQL)
@@ -75,8 +93,8 @@ def run_simulation(settings: Settings, policy: Policy, months: list[str] | None 
             select strftime(coalesce(a.month, c.month), '%Y-%m'), coalesce(a.user_id, c.user_id),
                    coalesce(a.metric, c.metric),
                    case when c.user_id is null then 'newly flagged' else 'no longer flagged' end
-            from marts.fct_fair_use_flags c
-            full join sim.fct_fair_use_flags a
+            from published.fct_fair_use_flags c
+            full join marts.fct_fair_use_flags a
                 on a.month = c.month and a.user_id = c.user_id and a.metric = c.metric
             where a.user_id is null or c.user_id is null
             order by 1, 2, 3
@@ -105,11 +123,14 @@ def format_result(res: SimulationResult, current_version: str, limit: int = 20) 
 
 def simulate_cli(args) -> int:
     settings = get_settings(None, args.warehouse, None, None)
-    export_to_environment(settings)
     current = load_policy(settings.policy_file)
     alt = load_policy(args.policy) if args.policy else current
     alt = alt.with_overrides(threshold_multiple=args.threshold_multiple, severe_multiple=args.severe_multiple,
                              min_cohort_size=args.min_cohort_size)
-    res = run_simulation(settings, alt, args.month)
+    try:
+        res = run_simulation(settings, alt, args.month)
+    except SimulationError as e:
+        print(f"fairuse simulate: {e}")
+        return 2
     print(format_result(res, current.version))
     return 0

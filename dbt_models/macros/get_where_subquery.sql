@@ -6,7 +6,7 @@
     {%- set where = config.get('where') -%}
     {%- if where -%}
         {%- if where == '__current_month__' -%}
-            {%- set where = 'month = ' ~ month_start() -%}
+            {%- set where = is_month_being_built('month') -%}
         {%- endif -%}
         {%- set filtered -%}
             (select * from {{ relation }} where {{ where }}) dbt_subquery

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'int_calls__billed'}}}) }}
 -- Cross-check of the raw loader against dbt's reference data as of the month: every counted call of the month
 -- carries the account its user belongs to that month (account_mismatch rows were quarantined, nulls filled).
 select c.call_id

@@ -1,25 +1,30 @@
-"""The dbt models as Dagster assets, one dbt invocation per month with vars from the partition."""
+"""The dbt models as Dagster assets: one `dbt build` per month, with the month and the policy as vars.
+
+Keys, groups and owners come from the dbt project itself (translator below, `meta.dagster.owners` in
+dbt_project.yml), so the graph in the UI is the dbt graph, with nothing typed twice.
+"""
 
 
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from dagster_project.defs.partitions import monthly_partitions
+from dagster_project.defs.partitions import monthly_partitions, one_month_per_run
 from dagster_project.defs.resources import FairuseResource
-from dagster_project.domain.dbt_project import dbt_project
 from dagster_project.domain.dbt_vars import dbt_vars_for_month
-
-# dbt folder -> Dagster asset group
-_GROUPS = {"staging": "staging", "intermediate": "staging", "usage": "marts", "policy": "policy",
-           "surcharge": "marts", "detection": "marts"}
+from dagster_project.domain.settings import DBT_PROJECT_DIR, dbt_env
 
 
 class FairuseDbtTranslator(DagsterDbtTranslator):
-    """Keys are schema/name, so dbt's source raw.calls is the raw loader's asset raw/calls: one graph."""
+    """Keys are schema/name, so dbt's source raw.calls is the raw loader's asset raw/calls: one graph.
+    Groups follow the dbt folders: `staging`, `intermediate`, and under marts/ the subject (`usage`, `policy`,
+    `surcharge`, `detection`)."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -28,24 +33,46 @@ class FairuseDbtTranslator(DagsterDbtTranslator):
         return dg.AssetKey([schema, dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        fqn = dbt_resource_props.get("fqn", [])
-        for part in fqn[1:-1]:
-            if part in _GROUPS:
-                return _GROUPS[part]
-        return "marts"
-
-    def get_owners(self, dbt_resource_props: Mapping[str, Any]):
-        return ["team:data-platform"]
+        folders = dbt_resource_props.get("fqn", [])[1:-1]
+        if not folders:
+            return None
+        return folders[1] if folders[0] == "marts" and len(folders) > 1 else folders[0]
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    partitions_def=monthly_partitions,
-    dagster_dbt_translator=FairuseDbtTranslator(),
-    op_tags={"dagster/concurrency_key": "warehouse"},
-)
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, fairuse: FairuseResource):
-    """`dbt build` of one month: models (incremental on the month) and their data tests."""
-    dbt_vars = dbt_vars_for_month(context.partition_key, fairuse.policy())
-    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+def dbt_project() -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+@contextmanager
+def dbt_environment(variables: dict[str, str]) -> Iterator[None]:
+    """Set the variables dbt reads for the duration of one dbt invocation (it copies os.environ at start)."""
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=manifest,
+        project=dbt_project(),
+        partitions_def=monthly_partitions,
+        backfill_policy=one_month_per_run,
+        # Tests on dbt sources (the raw assets) are asset checks of those assets like any other dbt test.
+        dagster_dbt_translator=FairuseDbtTranslator(DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)),
+        op_tags={"dagster/concurrency_key": "warehouse"},
+    )
+    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, fairuse: FairuseResource):
+        """`dbt build` of one month: models (incremental on the month) and their data tests."""
+        dbt_vars = dbt_vars_for_month(context.partition_key, fairuse.policy())
+        with dbt_environment(dbt_env(fairuse.settings())):
+            invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
+        yield from invocation.stream()
+
+    return dbt_models

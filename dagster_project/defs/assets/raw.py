@@ -1,9 +1,9 @@
-"""Raw load assets: one month of raw Parquet into DuckDB (logic in dagster_project/raw_load.py)."""
+"""Raw load assets: one month of raw Parquet into DuckDB (logic in dagster_project/domain/raw_load.py)."""
 
 
 import dagster as dg
 
-from dagster_project.defs.partitions import monthly_partitions
+from dagster_project.defs.partitions import monthly_partitions, one_month_per_run
 from dagster_project.defs.resources import FairuseResource
 from dagster_project.domain import raw_load
 
@@ -34,13 +34,14 @@ def _conservation_check_name(dataset: str) -> str:
         for ds in raw_load.EVENT_DATASETS
     ],
     partitions_def=monthly_partitions,
+    backfill_policy=one_month_per_run,
     op_tags={"dagster/concurrency_key": "warehouse"},
 )
 def raw_month(context: dg.AssetExecutionContext, fairuse: FairuseResource):
     """Read, validate, de-duplicate and quarantine one month of raw files; replace the month atomically."""
     s = fairuse.settings()
     month = context.partition_key
-    con = raw_load.connect(s.build_db)
+    con = raw_load.connect(s.build_db, memory_limit=s.duckdb_memory_limit)
     try:
         result = raw_load.load_month(con, s.raw_dir, month)
         balance_checks = raw_load.check_conservation(con, s.raw_dir, month)

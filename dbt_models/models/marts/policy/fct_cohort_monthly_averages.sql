@@ -1,14 +1,11 @@
+{{ config(tags=['policy']) }}
 -- Grain: month x country x plan x metric. Distribution of each policed metric over the users of
--- fct_user_monthly_usage with the same month, country and plan (CONTRACT §3).
+-- fct_user_monthly_usage with the same month, country and plan (CONTRACT §3); percentiles are continuous.
 with
 
-usage as (
-    select * from {{ ref('fct_user_monthly_usage') }}
-    where month = {{ month_start() }}
-),
-
 metric_values as (
-    {{ metric_values('usage') }}
+    select * from {{ ref('int_user_metrics__monthly') }}
+    where {{ is_month_being_built('month') }}
 ),
 
 final as (

@@ -1,3 +1,4 @@
+{{ config(tags=['policy']) }}
 -- Grain: month x country x plan x metric. The published thresholds: for a user of this country and plan, the
 -- value from which usage of the metric is flagged, so support can answer "am I over?" in one query.
 -- threshold_value = max(floor, min(threshold_multiple x cohort_mean, threshold_multiple x estimated_value)),
@@ -7,7 +8,7 @@ with
 
 ratios as (
     select * from {{ ref('fct_user_excess_ratios') }}
-    where month = {{ month_start() }}
+    where {{ is_month_being_built('month') }}
 ),
 
 cohorts as (
@@ -40,8 +41,8 @@ metrics as (
     {{ policy_metrics() }}
 ),
 
-free_pairs as (
-    {{ free_pairs('cohorts') }}
+free_offerings as (
+    {{ free_offering_cohorts('cohorts') }}
 ),
 
 final as (
@@ -80,7 +81,7 @@ final as (
             c.month = lm.month and c.metric = lm.metric
             and coalesce(c.country, '') = coalesce(lm.country, '') and coalesce(c.plan, '') = coalesce(lm.plan, '')
     inner join metrics as m on c.metric = m.metric
-    left join free_pairs as fp on c.country = fp.country and c.plan = fp.plan and m.offering = fp.offering
+    left join free_offerings as fp on c.country = fp.country and c.plan = fp.plan and m.offering = fp.offering
 )
 
 select * from final

@@ -11,7 +11,7 @@ surcharge as (
 pending as (
     select
         *,
-        {{ month_index('month') }} - row_number() over (partition by account_id order by month) as island
+        {{ month_number('month') }} - row_number() over (partition by account_id order by month) as island
     from surcharge
     where status = 'pending_discussion'
 ),

@@ -1,0 +1,102 @@
+"""The Dagster definitions load, cleanly, from settings alone; lineage and groups come from the dbt manifest.
+
+Fast tier: no run, no data. The manifest is parsed only if a model changed since it was written.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+
+import dagster as dg
+import pytest
+
+from dagster_project.defs.assets.publish import EXPORTS_KEY, WAREHOUSE_KEY
+from dagster_project.domain.dbt_project import ensure_manifest
+from dagster_project.domain.settings import REPO_ROOT, settings_from_env
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("defs")
+    return settings_from_env({"FAIRUSE_SCHEDULE_DAY": "3", "FAIRUSE_SCHEDULE_HOUR": "7"},
+                             raw_dir=str(tmp / "raw"), warehouse=str(tmp / "wh.duckdb"),
+                             exports_dir=str(tmp / "exports"))
+
+
+@pytest.fixture(scope="module")
+def defs(settings):
+    from dagster_project.definitions import build_definitions
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        d = build_definitions(settings)
+        d.resolve_job_def("monthly_pipeline")
+    dagster_warnings = [w for w in caught if not issubclass(w.category, DeprecationWarning)
+                        and "dagster" in w.filename]
+    return d, dagster_warnings
+
+
+def test_definitions_load_without_warnings(defs):
+    d, dagster_warnings = defs
+    assert dg.Definitions.validate_loadable(d) is None
+    assert not dagster_warnings, [str(w.message) for w in dagster_warnings]
+
+
+def test_every_dbt_model_is_an_asset_with_group_and_owner(defs):
+    d, _ = defs
+    graph = d.resolve_asset_graph()
+    manifest = json.loads(ensure_manifest().read_text())
+    models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    for name, node in models.items():
+        key = dg.AssetKey([node["config"]["schema"], name])
+        asset = graph.get(key)
+        folders = node["fqn"][1:-1]
+        expected_group = folders[1] if folders[0] == "marts" else folders[0]
+        assert asset.group_name == expected_group, name
+        assert asset.owners == ["team:data-platform"], name
+
+
+def test_publish_depends_on_every_published_model(defs):
+    d, _ = defs
+    graph = d.resolve_asset_graph()
+    manifest = json.loads(ensure_manifest().read_text())
+    marts = {dg.AssetKey(["marts", n["name"]]) for n in manifest["nodes"].values()
+             if n["resource_type"] == "model" and n["config"]["schema"] == "marts"}
+    assert marts, "no marts in the manifest"
+    assert set(graph.get(WAREHOUSE_KEY).parent_keys) == marts
+    assert set(graph.get(EXPORTS_KEY).parent_keys) == {WAREHOUSE_KEY}
+    # Internal models never reach the published schema.
+    assert not any(k.path[1].startswith("int_") for k in marts)
+
+
+def test_settings_reach_resources_and_schedule(defs, settings):
+    d, _ = defs
+    schedule = d.resolve_schedule_def("monthly_pipeline_schedule")
+    assert schedule.cron_schedule == "0 7 3 * *"
+    fairuse = d.resources["fairuse"]
+    for field in ("raw_dir", "warehouse", "exports_dir", "policy_file", "reports_dir", "build_db"):
+        assert getattr(fairuse.settings(), field) == getattr(settings, field)
+
+
+def test_every_asset_has_one_backfill_policy(defs):
+    d, _ = defs
+    graph = d.resolve_asset_graph()
+    policies = {graph.get(k).backfill_policy for k in graph.executable_asset_keys}
+    assert policies == {dg.BackfillPolicy.multi_run(max_partitions_per_run=1)}
+
+
+def test_importing_the_package_has_no_side_effects(tmp_path):
+    """Importing every module changes neither the environment nor the files around it."""
+    code = ("import os, pkgutil, importlib, dagster_project;"
+            "before = dict(os.environ);"
+            "[importlib.import_module(m.name) for m in pkgutil.walk_packages(dagster_project.__path__, 'dagster_project.')"
+            " if '__main__' not in m.name];"
+            "assert dict(os.environ) == before, set(os.environ.items()) ^ set(before.items())")
+    data = REPO_ROOT / "data"
+    listing = sorted(p.name for p in data.iterdir()) if data.exists() else []
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (sorted(p.name for p in data.iterdir()) if data.exists() else []) == listing
