@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: demo test ui lint bench docs clean install
+.PHONY: demo test test-fast ui lint bench docs clean install
 
 $(BIN)/fairuse: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,12 +27,14 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 test: install
 	$(BIN)/python -m pytest -q
 
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
 lint: install
 	$(BIN)/ruff check dagster_project tests
 	FAIRUSE_BUILD_DB=$(CURDIR)/data/lint.duckdb FAIRUSE_HASH_KEY=lint $(BIN)/sqlfluff lint dbt_models/models
 
 ui: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/python -c "from dagster_project.domain.dbt_project import ensure_manifest; ensure_manifest()"
 	$(BIN)/dagster dev -w workspace.yaml
 
 docs: install

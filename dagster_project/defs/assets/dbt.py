@@ -69,10 +69,12 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
         op_tags={"dagster/concurrency_key": "warehouse"},
     )
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, fairuse: FairuseResource):
-        """`dbt build` of one month: models (incremental on the month) and their data tests."""
+        """`dbt build` of one month: models (incremental on the month) and their data tests. dbt's unit tests
+        check the SQL, not the month's data: they run in the test suite (tests/test_dbt_unit_tests.py)."""
         dbt_vars = dbt_vars_for_month(context.partition_key, fairuse.policy())
         with dbt_environment(dbt_env(fairuse.settings())):
-            invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
+            invocation = dbt.cli(["build", "--exclude", "test_type:unit", "--vars", json.dumps(dbt_vars)],
+                                 context=context)
         yield from invocation.stream()
 
     return dbt_models

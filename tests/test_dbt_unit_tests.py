@@ -1,0 +1,49 @@
+"""dbt's unit tests (the `unit_tests:` of the models' .yml files): the arithmetic rules on hand-computed rows.
+
+billing increments, flags (floor, free offering, most favourable excess), leave-one-out and fallback, the ladder
+and excess charges, surcharge gating and cent rounding, and each prohibited pattern's threshold edges. They run
+here, once, not in every month's `dbt build`: dbt needs the models' parent relations to exist, so the project is
+first built empty (`dbt run --empty`) into a scratch database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from dagster_project.domain import raw_load
+from dagster_project.domain.dbt_project import dbt_executable, ensure_manifest
+from dagster_project.domain.dbt_vars import dbt_vars_for_month
+from dagster_project.domain.policy import load_policy
+from dagster_project.domain.settings import DBT_PROJECT_DIR, DEFAULT_POLICY_FILE
+
+pytestmark = pytest.mark.slow
+
+
+def _dbt(args: list[str], db, target) -> subprocess.CompletedProcess:
+    ensure_manifest()
+    env = {**os.environ, "FAIRUSE_BUILD_DB": str(db), "FAIRUSE_HASH_KEY": "unit-test-key"}
+    vars_ = dbt_vars_for_month("2026-01", load_policy(DEFAULT_POLICY_FILE))
+    cmd = [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+           "--target-path", str(target), "--log-path", str(target), "--vars", json.dumps(vars_)]
+    return subprocess.run(cmd, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
+
+
+def test_dbt_unit_tests_pass(tmp_path):
+    db = tmp_path / "unit.duckdb"
+    con = raw_load.connect(db)
+    raw_load.ensure_schema(con)  # the sources the models read
+    con.close()
+    built = _dbt(["run", "--empty", "--quiet"], db, tmp_path / "target")
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-2000:]
+    tested = _dbt(["test", "--select", "test_type:unit"], db, tmp_path / "target")
+    assert tested.returncode == 0, tested.stdout[-5000:]
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    names = {r["unique_id"].split(".")[-1] for r in results if r["status"] == "pass"}
+    for expected in ("billable_seconds_60_60", "flag_floor_free_offering_and_most_favourable_excess",
+                     "excess_ratios_leave_one_out_and_fallback", "enforcement_ladder_and_excess_charge",
+                     "surcharge_gating_detection_and_cent_rounding"):
+        assert expected in names, (expected, sorted(names))
