@@ -35,7 +35,7 @@ def _dbt(args: list[str], db, target) -> subprocess.CompletedProcess:
 def test_dbt_unit_tests_pass(tmp_path):
     db = tmp_path / "unit.duckdb"
     con = raw_load.connect(db)
-    raw_load.ensure_schema(con)  # the sources the models read
+    raw_load.ensure_sources(con)  # the (empty) sources the models read
     con.close()
     built = _dbt(["run", "--empty", "--quiet"], db, tmp_path / "target")
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-2000:]

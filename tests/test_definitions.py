@@ -51,7 +51,7 @@ def test_every_dbt_model_is_an_asset_with_group_and_owner(defs):
     manifest = json.loads(ensure_manifest().read_text())
     models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
     for name, node in models.items():
-        key = dg.AssetKey([node["config"]["schema"], name])
+        key = dg.AssetKey([node["config"]["schema"], node["alias"]])
         asset = graph.get(key)
         folders = node["fqn"][1:-1]
         expected_group = folders[1] if folders[0] == "marts" else folders[0]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from dagster_project.domain import raw_load
+from dagster_project.domain.raw_files import months_in_raw
 from dagster_project.domain.settings import Settings
 
 # The per-step lines below are the progress report; Dagster's own console log only for warnings.
@@ -123,4 +123,4 @@ def summary(settings: Settings, outcomes: list[MonthOutcome]) -> str:
 
 
 def default_months(settings: Settings) -> list[str]:
-    return raw_load.months_in_raw(settings.raw_dir)
+    return months_in_raw(settings.raw_dir)

@@ -11,7 +11,8 @@ import duckdb
 
 from dagster_project.defs.jobs import monthly_pipeline
 from dagster_project.defs.resources import FairuseResource
-from dagster_project.domain import raw_load
+from dagster_project.domain.contract import EVENT_DATASETS
+from dagster_project.domain.raw_files import list_files
 
 
 def changed_months(raw_dir, warehouse) -> dict[str, str]:
@@ -31,8 +32,8 @@ def changed_months(raw_dir, warehouse) -> dict[str, str]:
         built.setdefault(month, set()).add((rel, size, mtime))
     out = {}
     for month, files in sorted(built.items()):
-        now = {(f.rel, f.size, f.mtime_us) for ds in raw_load.EVENT_DATASETS
-               for f in raw_load.list_files(raw_dir, ds, month)}
+        now = {(f.rel, f.size, f.mtime_us) for ds in EVENT_DATASETS
+               for f in list_files(raw_dir, ds, month)}
         if now != files:
             out[month] = hashlib.sha256(repr(sorted(now)).encode()).hexdigest()[:16]
     return out

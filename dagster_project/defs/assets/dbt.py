@@ -22,15 +22,17 @@ from dagster_project.domain.settings import DBT_PROJECT_DIR, dbt_env
 
 
 class FairuseDbtTranslator(DagsterDbtTranslator):
-    """Keys are schema/name, so dbt's source raw.calls is the raw loader's asset raw/calls: one graph.
+    """Keys are schema/table (the table's name in the warehouse: alias, else model name), so dbt's source
+    raw.calls is the raw step's asset raw/calls, and audit/load_balance is the table analysts query.
     Groups follow the dbt folders: `staging`, `intermediate`, and under marts/ the subject (`usage`, `policy`,
     `surcharge`, `detection`)."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
-        schema = dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props["schema"]
-        return dg.AssetKey([schema, dbt_resource_props["name"]])
+        config = dbt_resource_props.get("config", {})
+        schema = config.get("schema") or dbt_resource_props["schema"]
+        return dg.AssetKey([schema, config.get("alias") or dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         folders = dbt_resource_props.get("fqn", [])[1:-1]

@@ -1,24 +1,24 @@
-"""Raw load assets: one month of raw Parquet into DuckDB (logic in dagster_project/domain/raw_load.py)."""
+"""The raw step as Dagster assets: one month's delivery record and in-place views (domain/raw_load.py).
 
+Conservation (rows read = counted + quarantined + duplicates dropped) is checked where the rows are counted:
+the dbt tests of audit/load_balance, which are asset checks of that asset.
+"""
 
 import dagster as dg
 
 from dagster_project.defs.partitions import monthly_partitions, one_month_per_run
 from dagster_project.defs.resources import FairuseResource
 from dagster_project.domain import raw_load
+from dagster_project.domain.contract import EVENT_DATASETS, REFERENCE_DATASETS
 
 RAW_DESCRIPTIONS = {
-    "calls": "Call detail records of the month, de-duplicated; quarantined rows kept with their reason.",
-    "messages": "SMS/MMS/WhatsApp messages of the month, de-duplicated; quarantined rows kept with their reason.",
-    "chats": "Team chat messages of the month, de-duplicated; quarantined rows kept with their reason.",
-    "accounts": "Every accounts snapshot (reloaded with each month).",
-    "users": "Every users snapshot (reloaded with each month).",
+    "calls": "Call detail records of the month: the delivered Parquet files, read in place (view raw.calls).",
+    "messages": "SMS/MMS/WhatsApp messages of the month, read in place (view raw.messages).",
+    "chats": "Team chat messages of the month, read in place (view raw.chats).",
+    "accounts": "Every accounts snapshot, read in place (view raw.accounts).",
+    "users": "Every users snapshot, read in place (view raw.users).",
 }
 RAW_KEYS = {name: dg.AssetKey(["raw", name]) for name in RAW_DESCRIPTIONS}
-
-
-def _conservation_check_name(dataset: str) -> str:
-    return f"{dataset}_rows_conserved"
 
 
 @dg.multi_asset(
@@ -28,50 +28,21 @@ def _conservation_check_name(dataset: str) -> str:
                      owners=["team:data-platform"])
         for name, key in RAW_KEYS.items()
     ],
-    check_specs=[
-        dg.AssetCheckSpec(_conservation_check_name(ds.name), asset=RAW_KEYS[ds.name], blocking=True,
-                          description="rows read (Parquet metadata) = counted + quarantined + duplicates dropped")
-        for ds in raw_load.EVENT_DATASETS
-    ],
     partitions_def=monthly_partitions,
     backfill_policy=one_month_per_run,
     op_tags={"dagster/concurrency_key": "warehouse"},
 )
 def raw_month(context: dg.AssetExecutionContext, fairuse: FairuseResource):
-    """Read, validate, de-duplicate and quarantine one month of raw files; replace the month atomically."""
+    """Check every file of the month (footers, required columns, castable values), then record the delivery
+    and point the raw views at the files; nothing is written if a file is bad."""
     s = fairuse.settings()
-    month = context.partition_key
     con = raw_load.connect(s.build_db, memory_limit=s.duckdb_memory_limit)
     try:
-        result = raw_load.load_month(con, s.raw_dir, month)
-        balance_checks = raw_load.check_conservation(con, s.raw_dir, month)
+        record = raw_load.record_month(con, s.raw_dir, context.partition_key)
     finally:
-        con.close()  # dbt (a subprocess) needs the write lock next
-
-    for ds in raw_load.REFERENCE_DATASETS:
-        yield dg.MaterializeResult(
-            asset_key=RAW_KEYS[ds.name],
-            metadata={"snapshot_rows": dg.MetadataValue.int(result.reference_rows[ds.name])},
-        )
-    for ds in raw_load.EVENT_DATASETS:
-        b = result.balance.get(ds.name, {"rows_read": 0, "rows_counted": 0, "rows_quarantined": 0,
-                                         "duplicates_dropped": 0})
-        reasons = result.quarantined_by_reason.get(ds.name, {})
-        table = "| reason | rows |\n|---|---:|\n" + "".join(f"| {r} | {n} |\n" for r, n in reasons.items())
-        yield dg.MaterializeResult(
-            asset_key=RAW_KEYS[ds.name],
-            metadata={
-                "files": dg.MetadataValue.int(result.files[ds.name]),
-                **{k: dg.MetadataValue.int(v) for k, v in b.items()},
-                "conflicting_duplicates": dg.MetadataValue.int(result.conflicts.get(ds.name, 0)),
-                "quarantined_by_reason": dg.MetadataValue.md(table if reasons else "none"),
-                "data_complete_to": dg.MetadataValue.text(result.data_complete_to or ""),
-            },
-        )
-        ok, detail = balance_checks[ds.name]
-        yield dg.AssetCheckResult(
-            asset_key=RAW_KEYS[ds.name],
-            check_name=_conservation_check_name(ds.name),
-            passed=ok,
-            metadata={k: dg.MetadataValue.int(v) for k, v in detail.items()},
-        )
+        con.close()  # dbt needs the write lock next
+    for ds in EVENT_DATASETS + REFERENCE_DATASETS:
+        yield dg.MaterializeResult(asset_key=RAW_KEYS[ds.name], metadata={
+            "files": dg.MetadataValue.int(record.files[ds.name]),
+            "rows_read": dg.MetadataValue.int(record.rows_read[ds.name]),
+        })

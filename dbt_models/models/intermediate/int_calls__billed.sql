@@ -4,8 +4,7 @@
 with
 
 calls as (
-    select * from {{ ref('stg_usage__calls') }}
-    where month = {{ month_start() }}
+    select * from {{ ref('int_calls__counted') }}
 ),
 
 talk as (

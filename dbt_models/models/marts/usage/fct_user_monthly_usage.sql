@@ -11,13 +11,11 @@ calls as (
 ),
 
 messages as (
-    select * from {{ ref('stg_usage__messages') }}
-    where month = {{ month_start() }}
+    select * from {{ ref('int_messages__counted') }}
 ),
 
 chats as (
-    select * from {{ ref('stg_usage__chats') }}
-    where month = {{ month_start() }}
+    select * from {{ ref('int_chats__counted') }}
 ),
 
 calls_per_user as (

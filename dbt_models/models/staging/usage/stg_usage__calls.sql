@@ -1,11 +1,12 @@
--- Grain: one counted call (month x call_id). Phone numbers are in clear here and nowhere downstream.
+-- Grain: one row read from the month's call files (source_file x source_row): duplicates and bad rows included;
+-- the row rules are applied in int_usage__exceptions. Phone numbers are in clear here and nowhere downstream.
 with
 
 source as (
     select * from {{ source('raw', 'calls') }}
 ),
 
-counted as (
+renamed as (
     select
         month,
         call_id,
@@ -19,9 +20,11 @@ counted as (
         ended_at,
         from_number,
         to_number,
-        forwarded_to
+        forwarded_to,
+        source_file,
+        source_row,
+        delivered_at
     from source
-    where quarantine_reason is null
 )
 
-select * from counted
+select * from renamed

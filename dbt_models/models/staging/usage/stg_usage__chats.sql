@@ -1,20 +1,23 @@
--- Grain: one counted team chat message (month x chat_message_id).
+-- Grain: one row read from the month's chat files (source_file x source_row): duplicates and bad rows included;
+-- the row rules are applied in int_usage__exceptions.
 with
 
 source as (
     select * from {{ source('raw', 'chats') }}
 ),
 
-counted as (
+renamed as (
     select
         month,
         chat_message_id,
         account_id,
         user_id,
         conversation_id,
-        sent_at
+        sent_at,
+        source_file,
+        source_row,
+        delivered_at
     from source
-    where quarantine_reason is null
 )
 
-select * from counted
+select * from renamed

@@ -1,11 +1,12 @@
--- Grain: one counted SMS / MMS / WhatsApp message (month x message_id).
+-- Grain: one row read from the month's message files (source_file x source_row): duplicates and bad rows
+-- included; the row rules are applied in int_usage__exceptions.
 with
 
 source as (
     select * from {{ source('raw', 'messages') }}
 ),
 
-counted as (
+renamed as (
     select
         month,
         message_id,
@@ -15,9 +16,11 @@ counted as (
         direction,
         sent_at,
         counterparty_number,
-        segments
+        segments,
+        source_file,
+        source_row,
+        delivered_at
     from source
-    where quarantine_reason is null
 )
 
-select * from counted
+select * from renamed

@@ -1,0 +1,10 @@
+{#
+  Pre-hook of month-grain tables that may have no row for a month (exceptions, audit): delete the month first,
+  then append, so a re-run of a month that no longer has exceptions leaves none behind (delete+insert on the key
+  would keep the old rows when the new month brings none).
+#}
+{% macro delete_month_being_built() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where month = {{ month_start() }}
+    {%- endif -%}
+{%- endmacro %}
