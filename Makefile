@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: demo test test-fast ui lint bench docs clean install
+.PHONY: demo test test-fast ui lint bench docs clean install sql
 
 $(BIN)/fairuse: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# SQL shell on the published warehouse, read-only: Harlequin, the `sql` extra (part of dev; installed if missing).
+sql: install
+	@test -x $(BIN)/harlequin || $(BIN)/pip install --quiet -e '.[sql]'
+	$(BIN)/fairuse sql
 
 lint: install
 	$(BIN)/ruff check dagster_project tests

@@ -92,8 +92,8 @@ def test_importing_the_package_has_no_side_effects(tmp_path):
     """Importing every module changes neither the environment nor the files around it."""
     code = ("import os, pkgutil, importlib, dagster_project;"
             "before = dict(os.environ);"
-            "[importlib.import_module(m.name) for m in pkgutil.walk_packages(dagster_project.__path__, 'dagster_project.')"
-            " if '__main__' not in m.name];"
+            "mods = pkgutil.walk_packages(dagster_project.__path__, 'dagster_project.');"
+            "[importlib.import_module(m.name) for m in mods if '__main__' not in m.name];"
             "assert dict(os.environ) == before, set(os.environ.items()) ^ set(before.items())")
     data = REPO_ROOT / "data"
     listing = sorted(p.name for p in data.iterdir()) if data.exists() else []

@@ -14,6 +14,8 @@ from dagster_project.domain.policy import PATTERNS
 from dagster_project.tools.generate import generate
 from tests.conftest import run_pipeline
 
+pytestmark = pytest.mark.slow  # end-to-end: real Dagster, dbt and DuckDB runs
+
 
 @pytest.fixture(scope="module")
 def detected(tmp_path_factory):

@@ -75,4 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="prohibited-use flags vs a generator's ground truth")
     e.add_argument("--warehouse", help="published DuckDB file (env FAIRUSE_WAREHOUSE)")
     e.add_argument("--truth", help="ground-truth file (default: beside the raw directory)")
+    e.add_argument("--json", action="store_true", help="print the report as JSON (counts and lists)")
+
+    from dagster_project.analyst.sql import configure_parser as configure_sql
+
+    configure_sql(sub.add_parser("sql", help="SQL on the published warehouse, read-only: Harlequin, or one query"))
     return p

@@ -40,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         from dagster_project.domain.evaluate import evaluate_cli
 
         return evaluate_cli(args)
+    if args.command == "sql":
+        from dagster_project.analyst.sql import run as sql_run
+
+        return sql_run(args)
     return 2
 
 

@@ -118,25 +118,50 @@ def _num(value: Any, where: str, *, positive: bool = False, integer: bool = Fals
     return int(value) if integer else float(value)
 
 
+# Every prohibited-use pattern: its thresholds (all required, all positive). Keys ending in _share or _ratio are
+# fractions (<= 1); the other min_ keys (counts) and lengths in seconds are whole. PATTERNS: the one list of patterns.
 PROHIBITED_USE_KEYS = {
-    "auto_dialing": ("min_outbound_calls", "min_peak_calls_per_hour", "max_gap_cv", "min_session_gaps"),
-    "outbound_telemarketing": ("min_outbound_calls", "min_distinct_destination_share", "max_answer_seizure_ratio",
-                               "min_short_call_share"),
-    "forwarding_to_multi_line": ("min_concurrent_forwarded_calls", "min_forwarded_calls"),
-    "voicemail_blasting": ("window_seconds", "min_voicemails_in_window"),
-    "bulk_call_in_line": ("min_concurrent_inbound_calls", "min_distinct_callers"),
+    "auto_dialing": ("min_outbound_calls", "cohort_multiple", "min_session_gaps", "min_regular_gap_share",
+                     "min_concurrent_outbound_calls", "min_parallel_calls", "min_api_share",
+                     "min_peak_calls_per_hour"),
+    "outbound_telemarketing": ("min_outbound_calls", "cohort_multiple", "min_new_number_share",
+                               "max_answer_seizure_ratio"),
+    "forwarding_to_multi_line": ("min_forwarded_calls", "cohort_multiple", "min_concurrent_forwarded_calls",
+                                 "min_overlapping_forwarded_calls"),
+    "voicemail_blasting": ("min_voicemail_drops", "cohort_multiple", "window_seconds", "min_voicemails_in_window"),
+    "bulk_call_in_line": ("min_direct_inbound_calls", "cohort_multiple", "min_concurrent_inbound_calls",
+                          "min_overlapping_inbound_calls"),
 }
 PATTERNS = tuple(PROHIBITED_USE_KEYS)  # the prohibited-use patterns, in the policy's order
+PROHIBITED_USE_SHARED_KEYS = ("short_call_seconds", "session_gap_seconds", "regular_gap_tolerance_seconds",
+                              "regular_gap_tolerance_share")
+_WHOLE_SECONDS = ("short_call_seconds", "session_gap_seconds", "window_seconds")
+
+
+def _prohibited_use_value(value: Any, where: str) -> float | int:
+    """Positive; fractions (`*_share`, `*_ratio`) <= 1; counts of calls, gaps or drops and window lengths whole."""
+    key = where.rsplit(".", 1)[-1]
+    fraction = key.endswith(("_share", "_ratio"))
+    whole = key in _WHOLE_SECONDS or (key.startswith("min_") and not fraction and not key.endswith("_per_hour"))
+    out = _num(value, where, positive=True, integer=whole)
+    if fraction and out > 1:
+        raise PolicyError(f"policy: '{where}' is a fraction and must be <= 1, got {value!r}")
+    if key == "cohort_multiple" and out < 1:
+        raise PolicyError(f"policy: '{where}' must be >= 1 (a multiple of the cohort's median), got {value!r}")
+    return out
 
 
 def _prohibited_use(section: dict) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key in ("short_call_seconds", "session_gap_seconds"):
-        out[key] = _num(_req(section, key, "prohibited_use."), f"prohibited_use.{key}", positive=True)
+    for key in PROHIBITED_USE_SHARED_KEYS:
+        out[key] = _prohibited_use_value(_req(section, key, "prohibited_use."), f"prohibited_use.{key}")
     for pattern, keys in PROHIBITED_USE_KEYS.items():
         cfg = _req(section, pattern, "prohibited_use.")
-        out[pattern] = {k: _num(_req(cfg, k, f"prohibited_use.{pattern}."), f"prohibited_use.{pattern}.{k}",
-                                positive=True) for k in keys}
+        unknown = sorted(set(cfg) - set(keys)) if isinstance(cfg, dict) else []
+        if unknown:
+            raise PolicyError(f"policy: unknown key(s) {unknown} in 'prohibited_use.{pattern}'")
+        out[pattern] = {k: _prohibited_use_value(_req(cfg, k, f"prohibited_use.{pattern}."),
+                                                 f"prohibited_use.{pattern}.{k}") for k in keys}
     return out
 
 

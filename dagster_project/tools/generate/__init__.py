@@ -18,8 +18,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dagster_project.domain.evaluate import truth_path
-from dagster_project.domain.policy import PATTERNS
 from dagster_project.tools.generate import traffic as tf
+from dagster_project.tools.generate.negatives import NEGATIVES
+from dagster_project.tools.generate.patterns import VARIANTS, Context
 from dagster_project.tools.generate.population import DIAL_CODE, Population, build_population
 
 BATCH_USERS = 25_000  # ordinary traffic is generated and written in batches of users (bounded memory)
@@ -248,6 +249,36 @@ def _pick(rng, candidates: np.ndarray, k: int, taken: set) -> list[int]:
     return out
 
 
+def _pick_diverse(rng, candidates: np.ndarray, market: np.ndarray, used: np.ndarray, taken: set) -> int | None:
+    """One user not yet taken, from the market (country x plan) used least so far: planted behaviour spreads over
+    every country and plan there is."""
+    free = np.array([u for u in candidates if int(u) not in taken], dtype=np.int64)
+    if len(free) == 0:
+        return None
+    least = used[market[free]].min()
+    pool = free[used[market[free]] == least]
+    u = int(pool[rng.integers(0, len(pool))])
+    used[market[u]] += 1
+    taken.add(u)
+    return u
+
+
+def _pick_team(rng, pop: Population, candidates: np.ndarray, size: tuple[int, int], taken: set) -> list[int]:
+    """size[0]..size[1] users of one account (not yet taken), from an account that has enough of them."""
+    free = np.array([u for u in candidates if int(u) not in taken], dtype=np.int64)
+    if len(free) == 0:
+        return []
+    accounts, counts = np.unique(pop.user_account[free], return_counts=True)
+    for need in (size[1], size[0], 2, 1):
+        ok = accounts[counts >= need]
+        if len(ok):
+            acc = ok[rng.integers(0, len(ok))]
+            members = [int(u) for u in rng.permutation(free[pop.user_account[free] == acc])[:size[1]]]
+            taken.update(members)
+            return members
+    return []
+
+
 def generate(out: str | Path = "data/raw", users: int = 2000, months: list[str] | None = None, seed: int = 7,
              calls_per_user: float | None = None) -> str:
     t_start = time.perf_counter()
@@ -268,8 +299,23 @@ def generate(out: str | Path = "data/raw", users: int = 2000, months: list[str] 
                               & (pop.deactivated_us < 0) & (pop.created_us < tf.month_bounds(months[0])[0]))
     free_calling = ordinary[np.isin(pop.plan[pop.user_account[ordinary]], ["pro", "unlimited"])]
     taken: set[int] = set()
-    planted = {p: _pick(rng, ordinary, 2, taken) for p in PATTERNS}
-    negatives = {k: _pick(rng, ordinary, 3, taken) for k in ("sales_rep", "transfer", "few_voicemails")}
+    # Prohibited use: one user per pattern variant, spread over the markets; hard negatives: one user or a team
+    # (one account) per kind. Variant i is on in the first month and in every other month after (off: ordinary).
+    ctx = Context(pop, scale)
+    market_names, market = np.unique(np.char.add(pop.country[pop.user_account].astype(str),
+                                                 pop.plan[pop.user_account].astype(str)), return_inverse=True)
+    used = np.zeros(len(market_names), dtype=np.int64)
+    planted = []  # (pattern, variant, builder, user)
+    for pattern, variants in VARIANTS.items():
+        for variant, build in variants.items():
+            u = _pick_diverse(rng, ordinary, market, used, taken)
+            if u is not None:
+                planted.append((pattern, variant, build, u))
+    negatives = []  # (kind, builder, users)
+    for kind, (size, build) in NEGATIVES.items():
+        team = _pick_team(rng, pop, ordinary, size, taken)
+        if team:
+            negatives.append((kind, build, team))
     excess = {"calls": _pick(rng, free_calling, 4, taken), "messages": _pick(rng, free_calling, 2, taken),
               "team_chats": _pick(rng, free_calling, 2, taken)}
     agents = {role: np.flatnonzero(pop.user_account == acc).tolist() for role, acc in pop.roles.items()}
@@ -317,24 +363,11 @@ def generate(out: str | Path = "data/raw", users: int = 2000, months: list[str] 
 
         # Planted behaviour: contact centers, prohibited patterns, hard negatives, excess users.
         batches = [tf.agent_calls(rng, np.array(all_agents), month)]
-        on = {p: [u for k, u in enumerate(us) if k == 0 or mi % 2 == 0] for p, us in planted.items()}
-        pbx = 800_000_000
-        for u in on["auto_dialing"]:
-            batches.append(tf.planted_auto_dialer(rng, u, month))
-        for u in on["outbound_telemarketing"]:
-            batches.append(tf.planted_telemarketer(rng, u, month))
-        for u in on["forwarding_to_multi_line"]:
-            batches.append(tf.planted_forwarder(rng, u, month, pbx + u))
-        for u in on["voicemail_blasting"]:
-            batches.append(tf.planted_voicemail_blaster(rng, u, month))
-        for u in on["bulk_call_in_line"]:
-            batches.append(tf.planted_bulk_line(rng, u, month))
-        for u in negatives["sales_rep"]:
-            batches.append(tf.hard_negative_sales_rep(rng, u, month))
-        for u in negatives["transfer"]:
-            batches.append(tf.hard_negative_transfer(rng, u, month, 700_000_000 + u))
-        for u in negatives["few_voicemails"]:
-            batches.append(tf.hard_negative_few_voicemails(rng, u, month))
+        on = [(i, pl) for i, pl in enumerate(planted) if mi == 0 or (mi + i) % 2 == 0]
+        for _, (_, _, build, u) in on:
+            batches.append(build(rng, ctx, u, month))
+        for _, build, team in negatives:
+            batches.append(build(rng, ctx, team, month))
         # Excess: user k of a metric is over in months k.. (k=0: every month; ladders of 1, 2, 3+ months).
         excess_on = {m: [u for k, u in enumerate(us) if mi <= k or k == 0] for m, us in excess.items()}
         for u in excess_on["calls"]:
@@ -371,13 +404,15 @@ def generate(out: str | Path = "data/raw", users: int = 2000, months: list[str] 
         truth["conflicting_redeliveries"][month] = {"calls": n_conf}
         events_per_month[month] = n_events + k + km
 
-        for p in PATTERNS:
-            for u in on[p]:
-                truth["prohibited_use"].append({"month": month, "account_id": str(pop.account_id[pop.user_account[u]]),
-                                                "user_id": str(pop.user_id[u]), "pattern": p})
-        for kind, us in negatives.items():
-            for u in us:
-                truth["hard_negatives"].append({"month": month, "user_id": str(pop.user_id[u]), "kind": kind})
+        for _, (pattern, variant, _, u) in on:
+            truth["prohibited_use"].append({"month": month, "account_id": str(pop.account_id[pop.user_account[u]]),
+                                            "user_id": str(pop.user_id[u]), "pattern": pattern, "variant": variant})
+        hard = [(kind, u) for kind, _, team in negatives for u in team]
+        hard += [("contact_center_agent", int(u)) for u in all_agents]
+        hard += [("heavy_caller", u) for u in excess_on["calls"]]
+        for kind, u in hard:
+            truth["hard_negatives"].append({"month": month, "account_id": str(pop.account_id[pop.user_account[u]]),
+                                            "user_id": str(pop.user_id[u]), "kind": kind})
         for metric, us in excess_on.items():
             for u in us:
                 truth["excess_usage"].append({"month": month, "user_id": str(pop.user_id[u]), "metric": metric})

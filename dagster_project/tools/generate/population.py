@@ -12,6 +12,10 @@ CURRENCY = {"NZ": "NZD", "AU": "AUD", "GB": "GBP", "US": "USD", "IE": "EUR", "CA
 DIAL_CODE = {"NZ": 64, "AU": 61, "GB": 44, "US": 1, "IE": 353, "CA": 1}
 PLANS = np.array(["pro", "standard", "lite", "unlimited"])
 PLAN_WEIGHTS = np.array([0.45, 0.30, 0.17, 0.08])
+# How much ordinary users call, by market (weighted means ~1, so the data's size does not move): prohibited-use
+# volume is judged against each cohort's own normal, so the markets must differ.
+COUNTRY_CALLING = {"NZ": 0.9, "AU": 0.95, "GB": 1.0, "US": 1.25, "IE": 0.9, "CA": 1.1}
+PLAN_CALLING = {"pro": 1.15, "standard": 0.85, "lite": 0.5, "unlimited": 1.8}
 
 
 @dataclass
@@ -34,6 +38,12 @@ class Population:
     activity: np.ndarray  # multiplier of the base volume (heavy tail)
     # special accounts (role -> account index)
     roles: dict[str, int]
+
+
+def calling_multiplier(pop: Population) -> np.ndarray:
+    """Per user: how much more (or less) than average the users of its country x plan call."""
+    acc = np.array([COUNTRY_CALLING[c] * PLAN_CALLING[p] for c, p in zip(pop.country, pop.plan, strict=True)])
+    return acc[pop.user_account]
 
 
 def _us(d: np.datetime64) -> int:

@@ -1,15 +1,17 @@
-"""Vectorised usage for one month: ordinary traffic plus the planted patterns. No Python loops over events.
+"""Vectorised usage for one month: ordinary traffic, contact centers, heavy callers, messages and chats. No Python
+loops over events. Prohibited patterns and hard negatives are planted by `patterns` and `negatives`.
 
 Calls are kept as numpy columns (times in microseconds since the epoch) and only turned into strings when
 written. Ordinary users dial one call at a time (sequential within a day), so concurrency appears only where a
-pattern puts it.
+pattern puts it. Their volume depends on the market (country x plan, `population.calling_multiplier`) and most of
+their calls go to a small book of contacts, as business calling does.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from dagster_project.tools.generate.population import Population
+from dagster_project.tools.generate.population import Population, calling_multiplier
 
 US = 1_000_000
 DAY = 86_400 * US
@@ -99,16 +101,30 @@ def sequential_calls(rng, user, day, month_start, p_answer, talk_median_s, gap_s
     return out
 
 
+ORDINARY_CALLS = 45.0  # mean calls per user-month at scale 1 (before the market's multiplier)
+ORDINARY_OUTBOUND_SHARE = 0.44
+CONTACT_BASE, CONTACTS_PER_USER, P_CONTACT = 100_000_000, 50, 0.6
+
+
+def contact_numbers(rng, user: np.ndarray, book_size: np.ndarray | int = 25) -> np.ndarray:
+    """National digits of numbers from each user's book of contacts (numbers called again and again)."""
+    return CONTACT_BASE + user.astype(np.int64) * CONTACTS_PER_USER + rng.integers(0, book_size, len(user))
+
+
 def ordinary_calls(rng, pop: Population, active: np.ndarray, month: str, scale: float):
-    """Everyone's everyday calling: heavy-tailed volume, business hours, weekdays."""
+    """Everyone's everyday calling: heavy-tailed volume that depends on the market, business hours, weekdays;
+    most calls to the user's contacts."""
     m0, _ = month_bounds(month)
-    rate = 45.0 * scale * pop.activity * active
+    rate = ORDINARY_CALLS * scale * pop.activity * calling_multiplier(pop) * active
     n_per_user = rng.poisson(rate)
     user = np.repeat(np.arange(len(rate)), n_per_user)
     day = business_days(month, rng, len(user))
-    direction = rng.choice(3, len(user), p=[0.44, 0.44, 0.12])
+    direction = rng.choice(3, len(user), p=[0.44, ORDINARY_OUTBOUND_SHARE, 0.12])
+    book = 10 + (np.arange(len(rate)) % (CONTACTS_PER_USER - 10))
+    counterpart = np.where(rng.random(len(user)) < P_CONTACT, contact_numbers(rng, user, book[user]),
+                           rng.integers(300_000_000, 999_999_999, len(user)))
     return sequential_calls(rng, user, day, m0, p_answer=0.68, talk_median_s=95, gap_scale=8 * 3600,
-                            direction=direction)
+                            direction=direction, counterpart=counterpart)
 
 
 def agent_calls(rng, agents: np.ndarray, month: str, calls_per_day: float = 65):
@@ -120,110 +136,6 @@ def agent_calls(rng, agents: np.ndarray, month: str, calls_per_day: float = 65):
     direction = rng.choice(2, len(user), p=[0.6, 0.4])
     return sequential_calls(rng, user, day, m0, p_answer=0.86, talk_median_s=200, gap_scale=2 * 3600,
                             direction=direction, p_voicemail=0.03)
-
-
-def planted_auto_dialer(rng, u: int, month: str):
-    """Software dialing: outbound every ~15 s (regular), for hours, API-initiated, mostly unanswered."""
-    m0, _ = month_bounds(month)
-    days = np.unique(business_days(month, rng, 10))
-    per_session = 700
-    starts = []
-    for d in days:  # a handful of sessions per month; the calls inside are vectorised
-        t0 = m0 + d * DAY + 9 * 3600 * US
-        starts.append(t0 + np.cumsum((rng.normal(15, 0.4, per_session) * US).astype(np.int64)))
-    started = np.concatenate(starts)
-    n = len(started)
-    disp, ring, talk = _outcomes(rng, n, p_answer=0.18, talk_median_s=12, p_voicemail=0.05)
-    return {"user": np.full(n, u), "direction": np.full(n, OUT), "started": started,
-            "answered": np.where(talk > 0, started + ring, -1), "ended": started + ring + talk,
-            "disposition": disp, "forwarded_to": np.full(n, -1), "via": np.full(n, 3),
-            "counterpart": rng.integers(300_000_000, 999_999_999, n)}
-
-
-def planted_telemarketer(rng, u: int, month: str):
-    """High-volume manual outbound: ~260 calls a day to new numbers, few answered, many very short."""
-    m0, _ = month_bounds(month)
-    n = int(rng.poisson(260 * 21))
-    day = business_days(month, rng, n)
-    out = sequential_calls(rng, np.full(n, u), day, m0, p_answer=0.30, talk_median_s=25, gap_scale=3 * 3600,
-                           direction=np.full(n, OUT), p_voicemail=0.05)
-    short = rng.random(n) < 0.4  # hang-ups within seconds
-    ans = out["answered"] >= 0
-    sel = short & ans
-    out["ended"][sel] = out["answered"][sel] + (rng.uniform(1, 5, sel.sum()) * US).astype(np.int64)
-    return out
-
-
-def _overlapping_inbound(rng, u: int, month: str, per_day: float, talk_median_s: float, forwarded_to: int):
-    m0, _ = month_bounds(month)
-    n = int(rng.poisson(per_day * 21))
-    day = business_days(month, rng, n)
-    started = m0 + day * DAY + ((8 + rng.random(n) * 9) * 3600 * US).astype(np.int64)
-    disp, ring, talk = _outcomes(rng, n, p_answer=0.9, talk_median_s=talk_median_s, talk_sigma=0.5,
-                                 p_voicemail=0.02)
-    return {"user": np.full(n, u), "direction": np.full(n, IN), "started": started,
-            "answered": np.where(talk > 0, started + ring, -1), "ended": started + ring + talk,
-            "disposition": disp, "forwarded_to": np.full(n, forwarded_to),
-            "via": np.full(n, -1), "counterpart": rng.integers(300_000_000, 999_999_999, n)}
-
-
-def planted_forwarder(rng, u: int, month: str, target: int):
-    """The user's number forwarded to one outside number that takes many calls at once (a PBX)."""
-    return _overlapping_inbound(rng, u, month, per_day=140, talk_median_s=420, forwarded_to=target)
-
-
-def planted_bulk_line(rng, u: int, month: str):
-    """A hotline on one user: many callers at the same time, far beyond one person on one line."""
-    return _overlapping_inbound(rng, u, month, per_day=170, talk_median_s=480, forwarded_to=-1)
-
-
-def planted_voicemail_blaster(rng, u: int, month: str):
-    """Bulk voicemail drops: a few bursts of 150-300 voicemails left within two minutes."""
-    m0, _ = month_bounds(month)
-    bursts = []
-    for d in np.unique(business_days(month, rng, 3)):
-        k = int(rng.integers(150, 300))
-        bursts.append(m0 + d * DAY + 10 * 3600 * US + (rng.random(k) * 120 * US).astype(np.int64))
-    started = np.sort(np.concatenate(bursts))
-    n = len(started)
-    ring = (rng.uniform(1, 4, n) * US).astype(np.int64)
-    talk = (rng.uniform(18, 30, n) * US).astype(np.int64)
-    return {"user": np.full(n, u), "direction": np.full(n, OUT), "started": started,
-            "answered": started + ring, "ended": started + ring + talk, "disposition": np.full(n, VOICEMAIL),
-            "forwarded_to": np.full(n, -1), "via": np.full(n, 3),
-            "counterpart": rng.integers(300_000_000, 999_999_999, n)}
-
-
-def hard_negative_sales_rep(rng, u: int, month: str):
-    """A busy human sales rep: many outbound calls, but human pace, answered often, real conversations."""
-    m0, _ = month_bounds(month)
-    n = int(rng.poisson(75 * 21))
-    day = business_days(month, rng, n)
-    return sequential_calls(rng, np.full(n, u), day, m0, p_answer=0.6, talk_median_s=150, gap_scale=8 * 3600,
-                            direction=np.full(n, OUT), p_voicemail=0.15)
-
-
-def hard_negative_transfer(rng, u: int, month: str, target: int):
-    """A couple of calls forwarded to a colleague's mobile, overlapping for a few seconds (a transfer)."""
-    m0, _ = month_bounds(month)
-    t = m0 + int(business_days(month, rng, 1)[0]) * DAY + 11 * 3600 * US
-    started = np.array([t, t + 170 * US, t + 4000 * US])
-    ended = np.array([t + 175 * US, t + 400 * US, t + 4200 * US])
-    return {"user": np.full(3, u), "direction": np.full(3, IN), "started": started,
-            "answered": started + 3 * US, "ended": ended, "disposition": np.full(3, ANSWERED),
-            "forwarded_to": np.full(3, target), "via": np.full(3, -1),
-            "counterpart": rng.integers(300_000_000, 999_999_999, 3)}
-
-
-def hard_negative_few_voicemails(rng, u: int, month: str):
-    """Six voicemails left within an hour: follow-ups, not a blast."""
-    m0, _ = month_bounds(month)
-    t = m0 + int(business_days(month, rng, 1)[0]) * DAY + 14 * 3600 * US
-    started = t + np.sort((rng.random(6) * 3600 * US).astype(np.int64))
-    return {"user": np.full(6, u), "direction": np.full(6, OUT), "started": started,
-            "answered": started + 15 * US, "ended": started + 45 * US, "disposition": np.full(6, VOICEMAIL),
-            "forwarded_to": np.full(6, -1), "via": np.full(6, 0),
-            "counterpart": rng.integers(300_000_000, 999_999_999, 6)}
 
 
 def excess_calls(rng, u: int, month: str, factor_calls: int):

@@ -1,11 +1,16 @@
--- Grain: user_id, for the month being built. The standard telecom signals behind prohibited-use detection,
--- computed set-based over every call of the month (windows and sweeps, no quadratic self-joins). The numbers
--- it compares are keyed hashes, computed only where a signal needs them (one per call at most).
+-- Grain: user_id, for the month being built. The calling signals behind prohibited-use detection, computed
+-- set-based over every call of the month (windows and sweeps, no quadratic self-joins): volume, answer-seizure
+-- ratio, numbers new to the account, pace and regularity of dialing, calls in progress at once (outbound, direct
+-- inbound in talk, forwarded in talk per forwarded-to number), voicemail drops per window. The numbers compared
+-- are keyed hashes, computed once per call and only where a signal needs them; none leaves this model.
+{%- set session_gap_ms = (prohibited_use_threshold('session_gap_seconds') | int) * 1000 %}
+{%- set tolerance_ms = prohibited_use_threshold('regular_gap_tolerance_seconds') * 1000 %}
+{%- set tolerance_share = prohibited_use_threshold('regular_gap_tolerance_share') %}
+{%- set voicemail_window_seconds = prohibited_use_threshold('voicemail_blasting', 'window_seconds') | int %}
 with
 
-staged as (
-    select * from {{ ref('stg_usage__calls') }}
-    where month = {{ month_start() }}
+counted as (
+    select * from {{ ref('int_calls__counted') }}
 ),
 
 calls as {{ cte_materialized() }} (
@@ -18,16 +23,34 @@ calls as {{ cte_materialized() }} (
         disposition,
         initiated_via,
         started_at,
+        answered_at,
         ended_at,
         {{ talk_seconds('answered_at', 'ended_at') }} as talk_seconds,
         case when direction = 'outbound' then {{ keyed_hash('to_number') }} end as to_number_hash,
         case when direction = 'inbound' then {{ keyed_hash('from_number') }} end as from_number_hash,
         {{ keyed_hash('forwarded_to') }} as forwarded_to_hash
-    from staged
+    from counted
 ),
 
 outbound as (
     select * from calls where direction = 'outbound'
+),
+
+-- A number is new to the account on the account's first outbound call to it this month (whoever placed it).
+first_contacts as (
+    select
+        user_id,
+        row_number() over (
+            partition by account_id, to_number_hash order by started_at, call_id
+        ) as contact_rank
+    from outbound
+    where to_number_hash is not null
+),
+
+new_numbers as (
+    select user_id, sum(case when contact_rank = 1 then 1 else 0 end) as new_number_calls
+    from first_contacts
+    group by user_id
 ),
 
 outbound_stats as (
@@ -36,63 +59,103 @@ outbound_stats as (
         count(*) as outbound_calls,
         sum(case when disposition = 'answered' then 1 else 0 end) as outbound_answered,
         avg(case when disposition = 'answered' then talk_seconds end) as average_talk_seconds,
-        sum(case when disposition = 'answered' and talk_seconds <= {{ pu('short_call_seconds') }} then 1 else 0 end)
-            as short_answered_calls,
+        sum(case
+            when disposition = 'answered' and talk_seconds <= {{ prohibited_use_threshold('short_call_seconds') }}
+                then 1
+            else 0
+        end) as short_answered_calls,
         count(distinct to_number_hash) as distinct_destinations,
-        sum(case when initiated_via = 'api' then 1 else 0 end) as api_calls
+        sum(case when initiated_via = 'api' then 1 else 0 end) as api_calls,
+        sum(case when disposition = 'voicemail' then 1 else 0 end) as voicemail_drops
     from outbound
     group by user_id
 ),
 
-hourly as (
-    select
-        user_id,
-        max(calls_in_hour) as peak_calls_per_hour
-    from (
-        select
-            user_id,
-            {{ dbt.date_trunc('hour', 'started_at') }} as hour_start,
-            count(*) as calls_in_hour
-        from outbound
-        group by user_id, {{ dbt.date_trunc('hour', 'started_at') }}
-    ) as per_hour
-    group by user_id
-),
-
-gaps as (
-    select
-        user_id,
-        {{ microseconds_between(
-            'lag(started_at) over (partition by user_id order by started_at, call_id)', 'started_at'
-        ) }} as gap_us
-    from outbound
-),
-
-gap_stats as (
-    -- only gaps inside a dialing session: a night or a lunch break says nothing about regularity.
-    -- Sums of whole milliseconds are exact, so the statistics do not depend on the order rows are summed in
-    -- (a re-run is identical to the bit).
-    select
-        user_id,
-        count(*) as session_gaps,
-        sum({{ int_div('gap_us', 1000) }}) as sum_ms,
-        sum({{ int_div('gap_us', 1000) }} * {{ int_div('gap_us', 1000) }}) as sum_sq_ms
-    from gaps
-    where gap_us > 0 and gap_us <= {{ pu('session_gap_seconds') | int }} * 1000000
-    group by user_id
-),
-
-voicemail_windows as (
-    select
-        user_id,
-        max(drops_in_window) as max_voicemails_in_window
+-- Most outbound calls started within any 60 minutes (sliding, not clock hours).
+peak_hour as (
+    select user_id, max(calls_in_hour) as peak_calls_per_hour
     from (
         select
             user_id,
             count(*) over (
                 partition by user_id
                 order by {{ epoch_seconds('started_at') }}
-                range between current row and {{ [(pu("voicemail_blasting", "window_seconds") | int) - 1, 0] | max }} following
+                range between current row and 3599 following
+            ) as calls_in_hour
+        from outbound
+    ) as windows
+    group by user_id
+),
+
+-- Gaps between consecutive outbound calls, in whole milliseconds (exact, so re-runs are identical): from start to
+-- start (a dialer on a timer) and from the end of one call to the start of the next (a dialer that waits for the
+-- line). Inside a dialing session only: the next call starts at most session_gap_seconds after the last ended.
+consecutive as (
+    select
+        user_id,
+        started_at,
+        lag(started_at) over (partition by user_id order by started_at, call_id) as previous_started_at,
+        lag(ended_at) over (partition by user_id order by started_at, call_id) as previous_ended_at
+    from outbound
+),
+
+session_gaps as (
+    select
+        user_id,
+        {{ int_div(microseconds_between('previous_started_at', 'started_at'), 1000) }} as cadence_ms,
+        {{ int_div(microseconds_between('previous_ended_at', 'started_at'), 1000) }} as wrap_ms
+    from consecutive
+    where
+        previous_started_at is not null
+        and {{ microseconds_between('previous_ended_at', 'started_at') }} <= {{ session_gap_ms }} * 1000
+),
+
+gap_medians as (
+    select
+        user_id,
+        count(*) as session_gaps,
+        {{ percentile_cont('case when cadence_ms > 0 then cadence_ms end', 0.5) }} as cadence_median_ms,
+        {{ percentile_cont('case when wrap_ms >= 0 then wrap_ms end', 0.5) }} as wrap_median_ms
+    from session_gaps
+    group by user_id
+),
+
+-- A gap is machine-regular within max(tolerance, tolerance share x the user's median gap) of that median.
+gap_regularity as (
+    select
+        m.user_id,
+        m.session_gaps,
+        m.cadence_median_ms,
+        m.wrap_median_ms,
+        sum(case
+            when g.cadence_ms > 0 and abs(g.cadence_ms - m.cadence_median_ms)
+                <= greatest({{ tolerance_ms }}, {{ tolerance_share }} * m.cadence_median_ms) then 1
+            else 0
+        end) as regular_cadence_gaps,
+        sum(case
+            when g.wrap_ms >= 0 and abs(g.wrap_ms - m.wrap_median_ms)
+                <= greatest({{ tolerance_ms }}, {{ tolerance_share }} * m.wrap_median_ms) then 1
+            else 0
+        end) as regular_wrap_gaps
+    from session_gaps as g
+    inner join gap_medians as m on g.user_id = m.user_id
+    group by m.user_id, m.session_gaps, m.cadence_median_ms, m.wrap_median_ms
+),
+
+outbound_concurrency as (
+    {{ concurrency_sweep('outbound', ['user_id'], 'started_at', 'ended_at',
+        prohibited_use_threshold('auto_dialing', 'min_concurrent_outbound_calls')) }}
+),
+
+voicemail_windows as (
+    select user_id, max(drops_in_window) as max_voicemails_in_window
+    from (
+        select
+            user_id,
+            count(*) over (
+                partition by user_id
+                order by {{ epoch_seconds('started_at') }}
+                range between current row and {{ [voicemail_window_seconds - 1, 0] | max }} following
             ) as drops_in_window
         from outbound
         where disposition = 'voicemail'
@@ -100,34 +163,25 @@ voicemail_windows as (
     group by user_id
 ),
 
-inbound_direct as (
-    select * from calls where direction = 'inbound' and forwarded_to_hash is null and ended_at > started_at
-),
-
-inbound_concurrency as (
-    {{ max_concurrency('inbound_direct', ['user_id']) }}
-),
-
 inbound_stats as (
     select
         user_id,
         count(*) as inbound_calls,
+        sum(case when forwarded_to_hash is null then 1 else 0 end) as direct_inbound_calls,
         count(distinct from_number_hash) as distinct_callers
     from calls
     where direction = 'inbound'
     group by user_id
 ),
 
-forwarded as (
-    select * from calls where forwarded_to_hash is not null and ended_at > started_at
+-- In talk: answered by a person (not a voicemail box) until ended. One person talks on one call, may hold one.
+direct_inbound_in_talk as (
+    select * from calls where direction = 'inbound' and forwarded_to_hash is null and disposition = 'answered'
 ),
 
-forwarded_concurrency as (
-    select
-        user_id,
-        max(max_concurrent) as max_concurrent_forwarded_calls
-    from ({{ max_concurrency('forwarded', ['user_id', 'forwarded_to_hash']) }}) as per_number
-    group by user_id
+inbound_concurrency as (
+    {{ concurrency_sweep('direct_inbound_in_talk', ['user_id'], 'answered_at', 'ended_at',
+        prohibited_use_threshold('bulk_call_in_line', 'min_concurrent_inbound_calls')) }}
 ),
 
 forwarded_stats as (
@@ -137,6 +191,23 @@ forwarded_stats as (
         count(distinct forwarded_to_hash) as forwarded_numbers
     from calls
     where forwarded_to_hash is not null
+    group by user_id
+),
+
+forwarded_in_talk as (
+    select * from calls where forwarded_to_hash is not null and disposition = 'answered'
+),
+
+-- Per forwarded-to number: calls in talk at once on that number's line(s).
+forwarded_concurrency as (
+    select
+        user_id,
+        max(max_concurrent) as max_concurrent_forwarded_calls,
+        sum(calls_at_concurrency) as overlapping_forwarded_calls
+    from (
+        {{ concurrency_sweep('forwarded_in_talk', ['user_id', 'forwarded_to_hash'], 'answered_at', 'ended_at',
+            prohibited_use_threshold('forwarding_to_multi_line', 'min_concurrent_forwarded_calls')) }}
+    ) as per_number
     group by user_id
 ),
 
@@ -157,36 +228,49 @@ final as (
         u.user_id,
         u.calls,
         coalesce(o.outbound_calls, 0) as outbound_calls,
+        coalesce(o.outbound_answered, 0) as outbound_answered,
         case when o.outbound_calls > 0 then cast(o.outbound_answered as double) / o.outbound_calls end
             as answer_seizure_ratio,
         o.average_talk_seconds,
         case when o.outbound_answered > 0 then cast(o.short_answered_calls as double) / o.outbound_answered end
             as short_call_share,
+        coalesce(o.distinct_destinations, 0) as distinct_destinations,
         case when o.outbound_calls > 0 then cast(o.distinct_destinations as double) / o.outbound_calls end
             as distinct_destination_share,
+        coalesce(n.new_number_calls, 0) as new_number_calls,
+        case when o.outbound_calls > 0 then cast(coalesce(n.new_number_calls, 0) as double) / o.outbound_calls end
+            as new_number_share,
+        coalesce(o.api_calls, 0) as api_calls,
         case when o.outbound_calls > 0 then cast(o.api_calls as double) / o.outbound_calls end as api_share,
         coalesce(h.peak_calls_per_hour, 0) as peak_calls_per_hour,
         coalesce(g.session_gaps, 0) as session_gaps,
-        cast(g.sum_ms as double) / g.session_gaps / 1000 as gap_mean_seconds,
+        cast(g.cadence_median_ms as double) / 1000 as cadence_median_seconds,
+        cast(g.wrap_median_ms as double) / 1000 as wrap_median_seconds,
+        coalesce(g.regular_cadence_gaps, 0) as regular_cadence_gaps,
+        coalesce(g.regular_wrap_gaps, 0) as regular_wrap_gaps,
         case
-            when g.session_gaps > 1 and g.sum_ms > 0
-                then sqrt(greatest(
-                    (cast(g.sum_sq_ms as double) - cast(g.sum_ms as double) * g.sum_ms / g.session_gaps)
-                    / (g.session_gaps - 1),
-                    0
-                )) / (cast(g.sum_ms as double) / g.session_gaps)
-        end as gap_cv,
+            when g.session_gaps > 0
+                then cast(greatest(g.regular_cadence_gaps, g.regular_wrap_gaps) as double) / g.session_gaps
+        end as regular_gap_share,
+        coalesce(oc.max_concurrent, 0) as max_concurrent_outbound_calls,
+        coalesce(oc.calls_at_concurrency, 0) as parallel_outbound_calls,
+        coalesce(o.voicemail_drops, 0) as voicemail_drops,
         coalesce(v.max_voicemails_in_window, 0) as max_voicemails_in_window,
         coalesce(i.inbound_calls, 0) as inbound_calls,
+        coalesce(i.direct_inbound_calls, 0) as direct_inbound_calls,
         coalesce(i.distinct_callers, 0) as distinct_callers,
         coalesce(ic.max_concurrent, 0) as max_concurrent_inbound_calls,
+        coalesce(ic.calls_at_concurrency, 0) as overlapping_inbound_calls,
         coalesce(f.forwarded_calls, 0) as forwarded_calls,
         coalesce(f.forwarded_numbers, 0) as forwarded_numbers,
-        coalesce(fc.max_concurrent_forwarded_calls, 0) as max_concurrent_forwarded_calls
+        coalesce(fc.max_concurrent_forwarded_calls, 0) as max_concurrent_forwarded_calls,
+        coalesce(fc.overlapping_forwarded_calls, 0) as overlapping_forwarded_calls
     from users as u
     left join outbound_stats as o on u.user_id = o.user_id
-    left join hourly as h on u.user_id = h.user_id
-    left join gap_stats as g on u.user_id = g.user_id
+    left join new_numbers as n on u.user_id = n.user_id
+    left join peak_hour as h on u.user_id = h.user_id
+    left join gap_regularity as g on u.user_id = g.user_id
+    left join outbound_concurrency as oc on u.user_id = oc.user_id
     left join voicemail_windows as v on u.user_id = v.user_id
     left join inbound_stats as i on u.user_id = i.user_id
     left join inbound_concurrency as ic on u.user_id = ic.user_id

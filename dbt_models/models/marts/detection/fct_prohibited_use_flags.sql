@@ -1,131 +1,263 @@
--- Grain: month x account_id x user_id x pattern. Prohibited use detected from call records, each row with a
--- one-sentence evidence text (numbers, never phone numbers) and the numeric evidence columns. Precision over
--- recall: every pattern needs several independent signals (thresholds: policy configuration, prohibited_use).
+-- Grain: month x account_id x user_id x pattern. Prohibited use detected from call records. Each pattern needs its
+-- defining traits (limits of one person on one line, industry rates) AND high volume: at least
+-- max(floor, cohort_multiple x the cohort's median user) (thresholds: policy configuration, prohibited_use).
+-- Each row carries one evidence sentence with the numbers that triggered it and the cohort's normal level (no
+-- phone numbers), and the numeric evidence.
+{%- set ad = 'auto_dialing' %}
+{%- set tm = 'outbound_telemarketing' %}
+{%- set fw = 'forwarding_to_multi_line' %}
+{%- set vm = 'voicemail_blasting' %}
+{%- set bl = 'bulk_call_in_line' %}
 with
 
 signals as (
-    select * from {{ ref('int_calls__user_signals') }}
+    select
+        s.*,
+        c.cohort_level,
+        coalesce(c.cohort_label, 'unknown') as cohort_label,
+        c.cohort_users,
+        coalesce(c.cohort_median_outbound_calls, 0) as cohort_median_outbound_calls,
+        coalesce(c.cohort_median_voicemail_drops, 0) as cohort_median_voicemail_drops,
+        coalesce(c.cohort_median_forwarded_calls, 0) as cohort_median_forwarded_calls,
+        coalesce(c.cohort_median_direct_inbound_calls, 0) as cohort_median_direct_inbound_calls
+    from {{ ref('int_calls__user_signals') }} as s
+    left join {{ ref('int_users__detection_cohorts') }} as c on s.user_id = c.user_id
+),
+
+-- Voicemails dropped faster than one person on one line can leave them, in bulk. The most specific
+-- pattern: a blaster's drops are not also reported as auto-dialing or telemarketing.
+voicemail_blasting as (
+    select
+        user_id,
+        '{{ vm }}' as pattern,
+        voicemail_drops as volume,
+        cohort_median_voicemail_drops as cohort_median,
+        greatest(
+            {{ prohibited_use_threshold(vm, 'min_voicemail_drops') }},
+            {{ prohibited_use_threshold(vm, 'cohort_multiple') }} * cohort_median_voicemail_drops
+        ) as volume_threshold,
+        {{ dbt.concat([
+            "'Left '", evidence_number('voicemail_drops'), "' voicemails this month, up to '",
+            evidence_number('max_voicemails_in_window'), "' within '",
+            evidence_number(prohibited_use_threshold(vm, 'window_seconds') / 60), "' minutes; '",
+            "'the cohort''s median user ('", "cohort_label", "') left '",
+            evidence_number('cohort_median_voicemail_drops'), "'.'"
+        ]) }} as evidence
+    from signals
+    where
+        max_voicemails_in_window >= {{ prohibited_use_threshold(vm, 'min_voicemails_in_window') }}
+        and voicemail_drops >= {{ prohibited_use_threshold(vm, 'min_voicemail_drops') }}
+        and voicemail_drops >= {{ prohibited_use_threshold(vm, 'cohort_multiple') }} * cohort_median_voicemail_drops
+),
+
+-- Non-manual dialing: machine-regular gaps, or calls dialled in parallel, or mostly API-placed at a pace nobody
+-- keeps up by hand for an hour.
+auto_dialing_signals as (
+    select
+        *,
+        greatest(
+            {{ prohibited_use_threshold(ad, 'min_outbound_calls') }},
+            {{ prohibited_use_threshold(ad, 'cohort_multiple') }} * cohort_median_outbound_calls
+        ) as volume_threshold,
+        coalesce(
+            session_gaps >= {{ prohibited_use_threshold(ad, 'min_session_gaps') }}
+            and regular_gap_share >= {{ prohibited_use_threshold(ad, 'min_regular_gap_share') }},
+            false
+        ) as dials_regularly,
+        parallel_outbound_calls >= {{ prohibited_use_threshold(ad, 'min_parallel_calls') }} as dials_in_parallel,
+        coalesce(
+            api_share >= {{ prohibited_use_threshold(ad, 'min_api_share') }}
+            and peak_calls_per_hour >= {{ prohibited_use_threshold(ad, 'min_peak_calls_per_hour') }},
+            false
+        ) as dials_through_api
+    from signals
 ),
 
 auto_dialing as (
     select
-        *,
-        'auto_dialing' as pattern,
+        user_id,
+        '{{ ad }}' as pattern,
+        outbound_calls as volume,
+        cohort_median_outbound_calls as cohort_median,
+        volume_threshold,
         {{ dbt.concat([
-            "'Placed '", num_text('outbound_calls'), "' outbound calls, up to '", num_text('peak_calls_per_hour'),
-            "' in one hour, at machine-regular intervals (mean gap '", num_text('gap_mean_seconds', 1),
-            "' s, coefficient of variation '", num_text('gap_cv', 2), "' over '", num_text('session_gaps'),
-            "' gaps); '", num_text('100 * api_share'), "'% started via the API.'"
+            "'Placed '", evidence_number('outbound_calls'), "' outbound calls (the cohort''s median user, '",
+            "cohort_label", "', placed '", evidence_number('cohort_median_outbound_calls'), "'), up to '",
+            evidence_number('peak_calls_per_hour'), "' within one hour'",
+            "case when dials_in_parallel then " ~ dbt.concat([
+                "'; '", evidence_number('parallel_outbound_calls'), "' were dialled while '",
+                evidence_number(prohibited_use_threshold(ad, 'min_concurrent_outbound_calls') - 1),
+                "' or more of the user''s other calls were in progress (up to '",
+                evidence_number('max_concurrent_outbound_calls'), "' at once)'"
+            ]) ~ " else '' end",
+            "case when dials_regularly then " ~ dbt.concat([
+                "'; '", evidence_number('100 * regular_gap_share'), "'% of the '", evidence_number('session_gaps'),
+                "' gaps between consecutive calls were within '",
+                evidence_number(100 * prohibited_use_threshold('regular_gap_tolerance_share')), "'% (at least '",
+                evidence_number(prohibited_use_threshold('regular_gap_tolerance_seconds'), 1), "' s) of '",
+                "case when regular_cadence_gaps >= regular_wrap_gaps then "
+                ~ dbt.concat([evidence_number('cadence_median_seconds', 1), "' s from start to start'"])
+                ~ " else "
+                ~ dbt.concat([evidence_number('wrap_median_seconds', 1), "' s from one call''s end to the next start'"])
+                ~ " end"
+            ]) ~ " else '' end",
+            "case when dials_through_api then " ~ dbt.concat([
+                "'; '", evidence_number('100 * api_share'), "'% were started through the API'"
+            ]) ~ " else '' end",
+            "'; '", evidence_number('100 * short_call_share'), "'% of the answered calls lasted '",
+            evidence_number(prohibited_use_threshold('short_call_seconds')), "' s or less.'"
         ]) }} as evidence
-    from signals
+    from auto_dialing_signals
     where
-        outbound_calls >= {{ pu('auto_dialing', 'min_outbound_calls') }}
-        and peak_calls_per_hour >= {{ pu('auto_dialing', 'min_peak_calls_per_hour') }}
-        and session_gaps >= {{ pu('auto_dialing', 'min_session_gaps') }}
-        and gap_cv <= {{ pu('auto_dialing', 'max_gap_cv') }}
+        outbound_calls >= volume_threshold
+        and (dials_regularly or dials_in_parallel or dials_through_api)
+        and user_id not in (select vb.user_id from voicemail_blasting as vb)
 ),
 
+-- Volume to numbers new to the account, mostly unanswered. Auto-dialers and voicemail blasters dial like this
+-- too; they are reported under the more specific pattern only.
 outbound_telemarketing as (
-    -- auto-dialers dial like this too; they are reported under the more specific pattern
     select
-        *,
-        'outbound_telemarketing' as pattern,
+        user_id,
+        '{{ tm }}' as pattern,
+        outbound_calls as volume,
+        cohort_median_outbound_calls as cohort_median,
+        greatest(
+            {{ prohibited_use_threshold(tm, 'min_outbound_calls') }},
+            {{ prohibited_use_threshold(tm, 'cohort_multiple') }} * cohort_median_outbound_calls
+        ) as volume_threshold,
         {{ dbt.concat([
-            "'Placed '", num_text('outbound_calls'), "' outbound calls to '",
-            num_text('100 * distinct_destination_share'), "'% distinct numbers; only '",
-            num_text('100 * answer_seizure_ratio'), "'% were answered and '", num_text('100 * short_call_share'),
-            "'% of the answered ones lasted '", num_text(pu('short_call_seconds')), "' s or less.'"
+            "'Placed '", evidence_number('outbound_calls'), "' outbound calls, '", evidence_number('new_number_calls'),
+            "' of them ('", evidence_number('100 * new_number_share'),
+            "'%) to numbers the account had not called before this month; '",
+            evidence_number('100 * answer_seizure_ratio'), "'% were answered (average talk '",
+            evidence_number('average_talk_seconds'), "' s); the cohort''s median user ('", "cohort_label",
+            "') placed '", evidence_number('cohort_median_outbound_calls'), "' outbound calls.'"
         ]) }} as evidence
     from signals
     where
-        outbound_calls >= {{ pu('outbound_telemarketing', 'min_outbound_calls') }}
-        and distinct_destination_share >= {{ pu('outbound_telemarketing', 'min_distinct_destination_share') }}
-        and answer_seizure_ratio <= {{ pu('outbound_telemarketing', 'max_answer_seizure_ratio') }}
-        and short_call_share > {{ pu('outbound_telemarketing', 'min_short_call_share') }}
+        outbound_calls >= {{ prohibited_use_threshold(tm, 'min_outbound_calls') }}
+        and outbound_calls >= {{ prohibited_use_threshold(tm, 'cohort_multiple') }} * cohort_median_outbound_calls
+        and new_number_share >= {{ prohibited_use_threshold(tm, 'min_new_number_share') }}
+        and answer_seizure_ratio <= {{ prohibited_use_threshold(tm, 'max_answer_seizure_ratio') }}
         and user_id not in (select ad.user_id from auto_dialing as ad)
+        and user_id not in (select vb.user_id from voicemail_blasting as vb)
 ),
 
+-- Calls forwarded to one outside number in talk at once, more than one line can carry.
 forwarding_to_multi_line as (
     select
-        *,
-        'forwarding_to_multi_line' as pattern,
+        user_id,
+        '{{ fw }}' as pattern,
+        forwarded_calls as volume,
+        cohort_median_forwarded_calls as cohort_median,
+        greatest(
+            {{ prohibited_use_threshold(fw, 'min_forwarded_calls') }},
+            {{ prohibited_use_threshold(fw, 'cohort_multiple') }} * cohort_median_forwarded_calls
+        ) as volume_threshold,
         {{ dbt.concat([
-            "'Forwarded '", num_text('forwarded_calls'), "' calls to '", num_text('forwarded_numbers'),
-            "' outside number(s), with up to '", num_text('max_concurrent_forwarded_calls'),
-            "' forwarded calls in progress at the same time (one user per line).'"
+            "'Forwarded '", evidence_number('forwarded_calls'), "' calls to '", evidence_number('forwarded_numbers'),
+            "' outside number(s), with up to '", evidence_number('max_concurrent_forwarded_calls'),
+            "' in talk at once on one number and '", evidence_number('overlapping_forwarded_calls'),
+            "' answered while '",
+            evidence_number(prohibited_use_threshold(fw, 'min_concurrent_forwarded_calls') - 1),
+            "' or more others to the same number were in talk (one line carries one call and one on hold); '",
+            "'the cohort''s median user ('", "cohort_label", "') forwarded '",
+            evidence_number('cohort_median_forwarded_calls'), "' calls.'"
         ]) }} as evidence
     from signals
     where
-        max_concurrent_forwarded_calls >= {{ pu('forwarding_to_multi_line', 'min_concurrent_forwarded_calls') }}
-        and forwarded_calls >= {{ pu('forwarding_to_multi_line', 'min_forwarded_calls') }}
+        max_concurrent_forwarded_calls >= {{ prohibited_use_threshold(fw, 'min_concurrent_forwarded_calls') }}
+        and overlapping_forwarded_calls >= {{ prohibited_use_threshold(fw, 'min_overlapping_forwarded_calls') }}
+        and forwarded_calls >= {{ prohibited_use_threshold(fw, 'min_forwarded_calls') }}
+        and forwarded_calls >= {{ prohibited_use_threshold(fw, 'cohort_multiple') }} * cohort_median_forwarded_calls
 ),
 
-voicemail_blasting as (
-    select
-        *,
-        'voicemail_blasting' as pattern,
-        {{ dbt.concat([
-            "'Dropped up to '", num_text('max_voicemails_in_window'), "' voicemails within '",
-            num_text(pu('voicemail_blasting', 'window_seconds') / 60), "' minutes.'"
-        ]) }} as evidence
-    from signals
-    where max_voicemails_in_window >= {{ pu('voicemail_blasting', 'min_voicemails_in_window') }}
-),
-
+-- A call-in line answered on one user: more callers in talk at once than one person can hold.
 bulk_call_in_line as (
     select
-        *,
-        'bulk_call_in_line' as pattern,
+        user_id,
+        '{{ bl }}' as pattern,
+        direct_inbound_calls as volume,
+        cohort_median_direct_inbound_calls as cohort_median,
+        greatest(
+            {{ prohibited_use_threshold(bl, 'min_direct_inbound_calls') }},
+            {{ prohibited_use_threshold(bl, 'cohort_multiple') }} * cohort_median_direct_inbound_calls
+        ) as volume_threshold,
         {{ dbt.concat([
-            "'Received '", num_text('inbound_calls'), "' inbound calls from '", num_text('distinct_callers'),
-            "' distinct callers, with up to '", num_text('max_concurrent_inbound_calls'),
-            "' calls in progress at the same time on one user.'"
+            "'Received '", evidence_number('direct_inbound_calls'), "' direct inbound calls from '",
+            evidence_number('distinct_callers'), "' distinct callers, with up to '",
+            evidence_number('max_concurrent_inbound_calls'), "' in talk at once on this one user and '",
+            evidence_number('overlapping_inbound_calls'), "' answered while '",
+            evidence_number(prohibited_use_threshold(bl, 'min_concurrent_inbound_calls') - 1),
+            "' or more others were in talk (one person takes one call and holds one); '",
+            "'the cohort''s median user ('", "cohort_label", "') received '",
+            evidence_number('cohort_median_direct_inbound_calls'), "'.'"
         ]) }} as evidence
     from signals
     where
-        max_concurrent_inbound_calls >= {{ pu('bulk_call_in_line', 'min_concurrent_inbound_calls') }}
-        and distinct_callers >= {{ pu('bulk_call_in_line', 'min_distinct_callers') }}
+        max_concurrent_inbound_calls >= {{ prohibited_use_threshold(bl, 'min_concurrent_inbound_calls') }}
+        and overlapping_inbound_calls >= {{ prohibited_use_threshold(bl, 'min_overlapping_inbound_calls') }}
+        and direct_inbound_calls >= {{ prohibited_use_threshold(bl, 'min_direct_inbound_calls') }}
+        and direct_inbound_calls
+        >= {{ prohibited_use_threshold(bl, 'cohort_multiple') }} * cohort_median_direct_inbound_calls
 ),
 
 flags as (
-    select * from auto_dialing
+    select user_id, pattern, volume, cohort_median, volume_threshold, evidence from auto_dialing
     union all
-    select * from outbound_telemarketing
+    select user_id, pattern, volume, cohort_median, volume_threshold, evidence from outbound_telemarketing
     union all
-    select * from forwarding_to_multi_line
+    select user_id, pattern, volume, cohort_median, volume_threshold, evidence from forwarding_to_multi_line
     union all
-    select * from voicemail_blasting
+    select user_id, pattern, volume, cohort_median, volume_threshold, evidence from voicemail_blasting
     union all
-    select * from bulk_call_in_line
+    select user_id, pattern, volume, cohort_median, volume_threshold, evidence from bulk_call_in_line
 ),
 
 final as (
     select
-        month,
-        account_id,
-        user_id,
-        pattern,
-        evidence,
-        calls,
-        outbound_calls,
-        answer_seizure_ratio,
-        average_talk_seconds,
-        short_call_share,
-        distinct_destination_share,
-        api_share,
-        peak_calls_per_hour,
-        session_gaps,
-        gap_mean_seconds,
-        gap_cv,
-        max_voicemails_in_window,
-        inbound_calls,
-        distinct_callers,
-        max_concurrent_inbound_calls,
-        forwarded_calls,
-        forwarded_numbers,
-        max_concurrent_forwarded_calls,
+        s.month,
+        s.account_id,
+        s.user_id,
+        f.pattern,
+        f.evidence,
+        cast(f.volume as bigint) as volume,
+        cast(f.volume_threshold as double) as volume_threshold,
+        s.cohort_level,
+        s.cohort_label,
+        s.cohort_users,
+        cast(f.cohort_median as double) as cohort_median,
+        s.calls,
+        s.outbound_calls,
+        s.answer_seizure_ratio,
+        s.average_talk_seconds,
+        s.short_call_share,
+        s.distinct_destination_share,
+        s.new_number_calls,
+        s.new_number_share,
+        s.api_share,
+        s.peak_calls_per_hour,
+        s.session_gaps,
+        s.regular_gap_share,
+        s.cadence_median_seconds,
+        s.wrap_median_seconds,
+        s.max_concurrent_outbound_calls,
+        s.parallel_outbound_calls,
+        s.voicemail_drops,
+        s.max_voicemails_in_window,
+        s.inbound_calls,
+        s.direct_inbound_calls,
+        s.distinct_callers,
+        s.max_concurrent_inbound_calls,
+        s.overlapping_inbound_calls,
+        s.forwarded_calls,
+        s.forwarded_numbers,
+        s.max_concurrent_forwarded_calls,
+        s.overlapping_forwarded_calls,
         '{{ required_var("policy_version") }}' as policy_version
-    from flags
+    from flags as f
+    inner join signals as s on f.user_id = s.user_id
 )
 
 select * from final
