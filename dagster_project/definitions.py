@@ -4,31 +4,31 @@ definitions; `build_definitions` is what the CLI and the tests call with setting
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
-from dagster_project.defs.assets.dbt import build_dbt_assets, dbt_project
+from dagster_project.defs.assets.dbt import build_dbt_assets
 from dagster_project.defs.assets.publish import build_publish_assets
 from dagster_project.defs.assets.raw import raw_month
+from dagster_project.defs.assets.report import monthly_report
 from dagster_project.defs.checks import exports_match_marts, months_are_contiguous
 from dagster_project.defs.jobs import monthly_pipeline
 from dagster_project.defs.resources import FairuseResource
 from dagster_project.defs.schedules import build_monthly_schedule
 from dagster_project.defs.sensors import late_data_sensor
-from dagster_project.domain.dbt_project import dbt_executable, ensure_manifest
+from dagster_project.domain.dbt_project import ensure_manifest
 from dagster_project.domain.settings import Settings, settings_from_env
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     dbt_models = build_dbt_assets(ensure_manifest())
     return dg.Definitions(
-        assets=[raw_month, dbt_models, *build_publish_assets(dbt_models)],
+        assets=[raw_month, dbt_models, *build_publish_assets(dbt_models), monthly_report],
         asset_checks=[months_are_contiguous, exports_match_marts],
         jobs=[monthly_pipeline],
         schedules=[build_monthly_schedule(monthly_pipeline, settings.schedule_day, settings.schedule_hour)],
         sensors=[late_data_sensor],
         resources={
+            # dbt runs in the step's process (domain/dbt_runner.py): no dbt CLI resource.
             "fairuse": FairuseResource.from_settings(settings),
-            "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable()),
         },
     )
 
