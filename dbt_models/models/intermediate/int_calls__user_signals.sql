@@ -1,6 +1,6 @@
 -- Grain: user_id, for the month being built. The calling signals behind prohibited-use detection, computed
 -- set-based over every call of the month (windows and sweeps, no quadratic self-joins): volume, answer-seizure
--- ratio, numbers new to the account, pace and regularity of dialing, calls in progress at once (outbound, direct
+-- ratio, calls to numbers new to the account and how often they answer, pace and regularity of dialing, calls in progress at once (outbound, direct
 -- inbound in talk, forwarded in talk per forwarded-to number), voicemail drops per window. The numbers compared
 -- are keyed hashes, computed once per call and only where a signal needs them; none leaves this model.
 {%- set session_gap_ms = (prohibited_use_threshold('session_gap_seconds') | int) * 1000 %}
@@ -40,6 +40,7 @@ outbound as (
 first_contacts as (
     select
         user_id,
+        disposition,
         row_number() over (
             partition by account_id, to_number_hash order by started_at, call_id
         ) as contact_rank
@@ -48,7 +49,10 @@ first_contacts as (
 ),
 
 new_numbers as (
-    select user_id, sum(case when contact_rank = 1 then 1 else 0 end) as new_number_calls
+    select
+        user_id,
+        sum(case when contact_rank = 1 then 1 else 0 end) as new_number_calls,
+        sum(case when contact_rank = 1 and disposition = 'answered' then 1 else 0 end) as new_number_answered
     from first_contacts
     group by user_id
 ),
@@ -240,6 +244,8 @@ final as (
         coalesce(n.new_number_calls, 0) as new_number_calls,
         case when o.outbound_calls > 0 then cast(coalesce(n.new_number_calls, 0) as double) / o.outbound_calls end
             as new_number_share,
+        case when n.new_number_calls > 0 then cast(n.new_number_answered as double) / n.new_number_calls end
+            as new_number_answer_ratio,
         coalesce(o.api_calls, 0) as api_calls,
         case when o.outbound_calls > 0 then cast(o.api_calls as double) / o.outbound_calls end as api_share,
         coalesce(h.peak_calls_per_hour, 0) as peak_calls_per_hour,

@@ -17,6 +17,7 @@ signals as (
         coalesce(c.cohort_label, 'unknown') as cohort_label,
         c.cohort_users,
         coalesce(c.cohort_median_outbound_calls, 0) as cohort_median_outbound_calls,
+        coalesce(c.cohort_median_new_number_calls, 0) as cohort_median_new_number_calls,
         coalesce(c.cohort_median_voicemail_drops, 0) as cohort_median_voicemail_drops,
         coalesce(c.cohort_median_forwarded_calls, 0) as cohort_median_forwarded_calls,
         coalesce(c.cohort_median_direct_inbound_calls, 0) as cohort_median_direct_inbound_calls
@@ -81,8 +82,7 @@ auto_dialing as (
         cohort_median_outbound_calls as cohort_median,
         volume_threshold,
         {{ dbt.concat([
-            "'Placed '", evidence_number('outbound_calls'), "' outbound calls (the cohort''s median user, '",
-            "cohort_label", "', placed '", evidence_number('cohort_median_outbound_calls'), "'), up to '",
+            "'Placed '", evidence_number('outbound_calls'), "' outbound calls, up to '",
             evidence_number('peak_calls_per_hour'), "' within one hour'",
             "case when dials_in_parallel then " ~ dbt.concat([
                 "'; '", evidence_number('parallel_outbound_calls'), "' were dialled while '",
@@ -105,7 +105,8 @@ auto_dialing as (
                 "'; '", evidence_number('100 * api_share'), "'% were started through the API'"
             ]) ~ " else '' end",
             "'; '", evidence_number('100 * short_call_share'), "'% of the answered calls lasted '",
-            evidence_number(prohibited_use_threshold('short_call_seconds')), "' s or less.'"
+            evidence_number(prohibited_use_threshold('short_call_seconds')), "' s or less; the cohort''s median user ('",
+            "cohort_label", "') placed '", evidence_number('cohort_median_outbound_calls'), "' outbound calls.'"
         ]) }} as evidence
     from auto_dialing_signals
     where
@@ -114,32 +115,34 @@ auto_dialing as (
         and user_id not in (select vb.user_id from voicemail_blasting as vb)
 ),
 
--- Volume to numbers new to the account, mostly unanswered. Auto-dialers and voicemail blasters dial like this
--- too; they are reported under the more specific pattern only.
+-- Volume to numbers new to the account, and most of the user's calls are such; those calls mostly unanswered
+-- (measured on them, so a user's ordinary calls to known contacts do not hide a cold-calling list). Auto-dialers
+-- and voicemail blasters dial like this too; they are reported under the more specific pattern only.
 outbound_telemarketing as (
     select
         user_id,
         '{{ tm }}' as pattern,
-        outbound_calls as volume,
-        cohort_median_outbound_calls as cohort_median,
+        new_number_calls as volume,
+        cohort_median_new_number_calls as cohort_median,
         greatest(
-            {{ prohibited_use_threshold(tm, 'min_outbound_calls') }},
-            {{ prohibited_use_threshold(tm, 'cohort_multiple') }} * cohort_median_outbound_calls
+            {{ prohibited_use_threshold(tm, 'min_new_number_calls') }},
+            {{ prohibited_use_threshold(tm, 'cohort_multiple') }} * cohort_median_new_number_calls
         ) as volume_threshold,
         {{ dbt.concat([
             "'Placed '", evidence_number('outbound_calls'), "' outbound calls, '", evidence_number('new_number_calls'),
             "' of them ('", evidence_number('100 * new_number_share'),
-            "'%) to numbers the account had not called before this month; '",
-            evidence_number('100 * answer_seizure_ratio'), "'% were answered (average talk '",
+            "'%) to numbers the account had not called before this month, of which '",
+            evidence_number('100 * new_number_answer_ratio'), "'% were answered (all calls: '",
+            evidence_number('100 * answer_seizure_ratio'), "'%, average talk '",
             evidence_number('average_talk_seconds'), "' s); the cohort''s median user ('", "cohort_label",
-            "') placed '", evidence_number('cohort_median_outbound_calls'), "' outbound calls.'"
+            "') placed '", evidence_number('cohort_median_new_number_calls'), "' calls to new numbers.'"
         ]) }} as evidence
     from signals
     where
-        outbound_calls >= {{ prohibited_use_threshold(tm, 'min_outbound_calls') }}
-        and outbound_calls >= {{ prohibited_use_threshold(tm, 'cohort_multiple') }} * cohort_median_outbound_calls
+        new_number_calls >= {{ prohibited_use_threshold(tm, 'min_new_number_calls') }}
+        and new_number_calls >= {{ prohibited_use_threshold(tm, 'cohort_multiple') }} * cohort_median_new_number_calls
         and new_number_share >= {{ prohibited_use_threshold(tm, 'min_new_number_share') }}
-        and answer_seizure_ratio <= {{ prohibited_use_threshold(tm, 'max_answer_seizure_ratio') }}
+        and new_number_answer_ratio <= {{ prohibited_use_threshold(tm, 'max_new_number_answer_ratio') }}
         and user_id not in (select ad.user_id from auto_dialing as ad)
         and user_id not in (select vb.user_id from voicemail_blasting as vb)
 ),
@@ -236,6 +239,7 @@ final as (
         s.distinct_destination_share,
         s.new_number_calls,
         s.new_number_share,
+        s.new_number_answer_ratio,
         s.api_share,
         s.peak_calls_per_hour,
         s.session_gaps,
