@@ -1,15 +1,16 @@
 {#
-  Phone numbers leave staging only as a keyed hash (CONTRACT §3 privacy). The key comes from the environment
-  (FAIRUSE_HASH_KEY, set by Dagster from settings), never from the repository. A null number stays null.
+  Phone numbers leave staging only as a keyed hash (CONTRACT §3 privacy). The key is never in SQL text: the
+  engine receives it at run time (DuckDB: a variable set on each connection as a bound parameter by the plugin
+  dagster_project/domain/duckdb_key_plugin.py), so compiled SQL, logs and manifests name the variable only.
+  A run without a key fails rather than hashing with an empty one. A null number stays null.
 #}
 {% macro keyed_hash(column) -%}
     {{ return(adapter.dispatch('keyed_hash', 'fairuse')(column)) }}
 {%- endmacro %}
 
 {% macro default__keyed_hash(column) -%}
-    sha256('{{ env_var("FAIRUSE_HASH_KEY", "") }}' || ':' || {{ column }})
-{%- endmacro %}
-
-{% macro spark__keyed_hash(column) -%}
-    sha2(concat('{{ env_var("FAIRUSE_HASH_KEY", "") }}', ':', {{ column }}), 256)
+    sha256(
+        coalesce(cast(getvariable('fairuse_hash_key') as varchar), error('no pseudonymisation key: FAIRUSE_HASH_KEY'))
+        || ':' || {{ column }}
+    )
 {%- endmacro %}
