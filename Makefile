@@ -20,7 +20,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster_home.yaml
 	cp dagster_home.yaml $@
 
 demo: install $(DAGSTER_HOME)/dagster.yaml
-	rm -rf data/warehouse.duckdb data/warehouse.build.duckdb* data/exports
+	rm -rf data/warehouse.duckdb data/build data/exports data/reports
 	$(BIN)/fairuse generate --out data/raw --seed 7
 	$(BIN)/fairuse run --raw-dir data/raw --warehouse data/warehouse.duckdb --exports-dir data/exports
 
@@ -44,10 +44,10 @@ ui: install $(DAGSTER_HOME)/dagster.yaml
 
 docs: install
 	$(BIN)/python -c "from dagster_project.domain.dbt_project import ensure_manifest; ensure_manifest()"
-	cd dbt_models && FAIRUSE_BUILD_DB=$(CURDIR)/data/warehouse.build.duckdb ../$(BIN)/dbt docs generate --profiles-dir .
+	cd dbt_models && FAIRUSE_BUILD_DB=$(CURDIR)/data/build/warehouse.build.duckdb ../$(BIN)/dbt docs generate --profiles-dir .
 
 clean:
-	rm -rf data/raw data/*.duckdb data/exports data/truth dbt_models/target
+	rm -rf data/raw data/*.duckdb data/build data/exports data/reports data/truth dbt_models/target
 
 bench: install
 	$(BIN)/python -c "from dagster_project.domain.dbt_project import ensure_manifest; ensure_manifest()"

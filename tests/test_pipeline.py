@@ -39,7 +39,8 @@ def _work_copy(settings, tmp_path: Path, with_raw_from: Path | None = None) -> t
     """A working directory holding a copy of a built build DB and published warehouse (and of the raw data)."""
     work = tmp_path / "work"
     work.mkdir()
-    shutil.copy(settings.build_db, work / "warehouse.build.duckdb")
+    (work / "build").mkdir(mode=0o700)
+    shutil.copy(settings.build_db, work / "build" / settings.build_db.name)
     shutil.copy(settings.warehouse, work / "warehouse.duckdb")
     raw = None
     if with_raw_from is not None:

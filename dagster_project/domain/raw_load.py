@@ -31,8 +31,12 @@ create table if not exists raw.delivered_files (
 
 
 def connect(path: str | Path, read_only: bool = False, memory_limit: str = "3GB") -> duckdb.DuckDBPyConnection:
+    """A connection to the build database. Its folder is owner-only (0700): the database, its WAL and DuckDB's
+    spill files hold phone numbers in clear."""
     if not read_only:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(path).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
     con = duckdb.connect(str(path), read_only=read_only)
     # Month truncation of TIMESTAMPTZ follows the session zone: pin it so results never depend on the machine.
     con.execute("set TimeZone = 'UTC'")

@@ -32,8 +32,10 @@ class Settings:
 
     @property
     def build_db(self) -> Path:
-        """The DuckDB file runs write to; only publishing touches `warehouse`."""
-        return self.warehouse.with_name(self.warehouse.stem + ".build.duckdb")
+        """The DuckDB file runs write to; only publishing touches `warehouse`. It holds phone numbers in clear
+        (staging), so it lives in an owner-only folder (`build/` beside the warehouse, 0700) with its WAL and
+        DuckDB's spill files."""
+        return self.warehouse.parent / "build" / (self.warehouse.stem + ".build.duckdb")
 
     @property
     def data_dir(self) -> Path:
@@ -88,7 +90,12 @@ def hash_key(s: Settings) -> str:
     key_file = s.data_dir / ".hash_key"
     if not key_file.exists():
         key_file.parent.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(secrets.token_hex(32))
+        try:  # owner-only from the first byte (0600), never world-readable in between
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first: use theirs
+            return key_file.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
     return key_file.read_text().strip()
 
 
