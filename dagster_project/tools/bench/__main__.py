@@ -1,13 +1,21 @@
-"""`make bench`: cost per event, scaling with data and with history, distance to bare DuckDB and pandas.
+"""`make bench`: cost per event, fixed cost, scaling with data and with history, distance to a fair bare baseline.
 
-Writes BENCHMARKS.md. Sizes: S (the demo data), M (~20 M events in one month), L (~100 M events in one month,
-generated once and reused). Every timing is a whole process (subprocess), peak RSS from getrusage of the
-children (the largest process of the run, dbt's included).
+Writes BENCHMARKS.md (and data/bench/results.json). Sizes: D (the demo month: 2000 users, one month, ~0.5 M
+events), K (~2.5 M events: 10,000 users, one month), S (the demo data, 4 months, the last one benched), M (~20-26 M
+events in one month), L (~100-130 M events in one month). Data is generated once per size and reused.
+
+Per size: the pipeline (`fairuse run --month`, a whole process, fresh warehouse, median of repeats), the bare
+baseline (baseline.py: the dbt models' own SQL compiled once and run as one plain DuckDB script in one fresh
+process), the check that both agree row for row on every published table, and only then the ratio. Also two
+references that are not checked: the old hand-written usage-only script (bare.sql) and pandas (usage only).
+Every timing is a whole process (subprocess); peak RSS from getrusage of the children (the largest process of the
+run, dbt's included).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -19,29 +27,21 @@ import sys
 from pathlib import Path
 
 from dagster_project.domain.settings import REPO_ROOT
+from dagster_project.tools.bench import baseline
+from dagster_project.tools.bench.measure import BENCH, PY, rss_of
 
-BENCH = REPO_ROOT / "data" / "bench"
 SIZES = {  # name -> (users, months, calls_per_user)
+    "D": (2000, "2026-10", None),
+    "K": (10_000, "2026-10", None),
     "S": (2000, "2026-07..2026-10", None),
     "M": (50_000, "2026-10", 116.0),
     "L": (250_000, "2026-10", 116.0),
 }
-PY = sys.executable
-
-
-def _rss_of(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:
-    """Run in a fresh Python that reports its children's peak RSS, so each measurement stands alone."""
-    code = ("import resource, subprocess, sys, time, json, os;"
-            "t=time.perf_counter();p=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
-            "s=time.perf_counter()-t;"
-            "print(json.dumps({'secs':s,'rc':p.returncode,'rss':resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,"
-            "'out':p.stdout[-20000:],'err':p.stderr[-3000:]}))")
-    proc = subprocess.run([PY, "-c", code, *cmd], cwd=REPO_ROOT, env={**os.environ, **(env or {})},
-                          capture_output=True, text=True)
-    r = json.loads(proc.stdout.strip().splitlines()[-1])
-    if r["rc"] != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{r['out'][-2000:]}\n{r['err']}")
-    return r["secs"], r["rss"] / 1024 / 1024, r["out"]
+DEFAULT_SIZES = "D,K,M,L"
+HASH_KEY = "bench"  # the pseudonymisation key of every benchmark run (pipeline and bare alike)
+STAGES = ("raw", "dbt", "publish", "exports", "orchestration")
+STAGE_NAMES = {"raw": "raw step", "dbt": "dbt", "publish": "publish", "exports": "exports/report",
+               "orchestration": "orchestration"}
 
 
 def generate(size: str, force: bool = False) -> Path:
@@ -54,7 +54,7 @@ def generate(size: str, force: bool = False) -> Path:
            "--months", months, "--seed", "7"]
     if cpu:
         cmd += ["--calls-per-user", str(cpu)]
-    secs, rss, out = _rss_of(cmd)
+    secs, rss, out = rss_of(cmd)
     rows = int(re.search(r"generated ([\d,]+) rows", out).group(1).replace(",", ""))
     marker.write_text(json.dumps({"rows": rows, "seconds": secs, "rss_gib": rss}))
     return raw
@@ -68,6 +68,26 @@ def events_in_month(raw: Path, month: str) -> int:
     return sum(con.execute(sql.format(raw, ds, month)).fetchone()[0] for ds in ("calls", "messages", "chats"))
 
 
+def stage_of(step: str) -> str:
+    """The stage a step of `fairuse run` belongs to (its step keys: raw_month, dbt_models, publish__warehouse,
+    publish__finance_exports, publish__report and the checks of publish assets, named after the asset)."""
+    if step.startswith("raw"):
+        return "raw"
+    if step.startswith("dbt"):
+        return "dbt"
+    if step.startswith("publish__warehouse"):
+        return "publish"
+    return "exports"
+
+
+def parse_steps(out: str) -> dict[str, float]:
+    """Step key -> seconds, from the per-step lines `fairuse run` prints ("  [2026-10] dbt_models   4.95s  ...")."""
+    steps: dict[str, float] = {}
+    for step, s in re.findall(r"^\s*\[\d{4}-\d{2}\]\s+(\S+)\s+([\d.]+)s", out, re.M):
+        steps[step] = steps.get(step, 0.0) + float(s)
+    return steps
+
+
 def pipeline_run(raw: Path, work: Path, months: list[str], fresh: bool = True) -> dict:
     if fresh and work.exists():
         shutil.rmtree(work)
@@ -77,16 +97,18 @@ def pipeline_run(raw: Path, work: Path, months: list[str], fresh: bool = True) -
            "--exports-dir", str(work / "exports")]
     for m in months:
         cmd += ["--month", m]
-    secs, rss, out = _rss_of(cmd)
-    stages: dict[str, float] = {}
-    for step, s in re.findall(r"\]\s+(\S+)\s+([\d.]+)s", out):
-        key = "load" if step.startswith("raw") else "dbt" if step.startswith("dbt") else "publish"
-        stages[key] = stages.get(key, 0.0) + float(s)
-    stages["orchestration"] = secs - sum(stages.values())
-    return {"seconds": secs, "rss_gib": rss, "stages": stages}
+    secs, rss, out = rss_of(cmd, env={"FAIRUSE_HASH_KEY": HASH_KEY})
+    steps = parse_steps(out)
+    stages = dict.fromkeys(STAGES, 0.0)
+    for step, s in steps.items():
+        stages[stage_of(step)] += s
+    stages["orchestration"] = secs - sum(steps.values())
+    return {"seconds": secs, "rss_gib": rss, "stages": stages, "steps": steps}
 
 
-def bare_duckdb(raw: Path, month: str) -> dict:
+def handwritten_usage(raw: Path, month: str, out_dir: Path) -> dict:
+    """The old hand-written script (bare.sql): usage (and rough cohorts, ratios, flags, surcharge candidates)
+    straight from the Parquet in one DuckDB process. A reference only: not the pipeline's rules, not checked."""
     from dagster_project.domain.policy import load_policy
     from dagster_project.domain.settings import DEFAULT_POLICY_FILE
 
@@ -96,12 +118,13 @@ def bare_duckdb(raw: Path, month: str) -> dict:
            .replace("{i1}", str(p.billing_initial_seconds)).replace("{i2}", str(p.billing_subsequent_seconds))
            .replace("{min_cohort}", str(p.min_cohort_size)).replace("{tm}", str(p.threshold_multiple))
            .replace("{cc_minutes}", str(p.contact_center_minutes_per_user)))
-    script = BENCH / "bare_run.sql"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    script = out_dir / "handwritten.sql"
     script.write_text(sql)
     code = ("import duckdb,sys;c=duckdb.connect();"
             "c.execute(\"set memory_limit='3GB'\");"
             "[c.execute(s) for s in open(sys.argv[1]).read().split(';\\n') if s.strip()]")
-    secs, rss, _ = _rss_of([PY, "-c", code, str(script)])
+    secs, rss, _ = rss_of([PY, "-c", code, str(script)])
     return {"seconds": secs, "rss_gib": rss}
 
 
@@ -120,7 +143,7 @@ chats = pd.concat([pd.read_parquet(f) for f in sorted(glob.glob('{raw}/chats/mon
 h = chats.drop_duplicates('chat_message_id', keep='last').groupby('user_id').size()
 print(len(usage), len(m), len(h))
 """
-    secs, rss, _ = _rss_of([PY, "-c", code])
+    secs, rss, _ = rss_of([PY, "-c", code])
     return {"seconds": secs, "rss_gib": rss}
 
 
@@ -128,9 +151,83 @@ def median_of(n: int, fn) -> dict:
     runs = [fn() for _ in range(n)]
     out = {"seconds": statistics.median(r["seconds"] for r in runs), "rss_gib": max(r["rss_gib"] for r in runs),
            "runs": [round(r["seconds"], 2) for r in runs]}
+    for key in ("raw_step", "sql", "close"):
+        if key in runs[0]:
+            out[key] = statistics.median(r[key] for r in runs)
     if "stages" in runs[0]:
-        out["stages"] = {k: statistics.median(r["stages"][k] for r in runs) for k in runs[0]["stages"]}
+        out["stages"] = {k: statistics.median(r["stages"].get(k, 0.0) for r in runs) for k in runs[0]["stages"]}
+    if "statements" in runs[0]:  # per statement of the bare script: the median over the runs
+        labels = [label for label, _ in runs[0]["statements"]]
+        per = [dict(r["statements"]) for r in runs]
+        out["statements"] = [(label, statistics.median(p.get(label, 0.0) for p in per)) for label in labels]
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The bare baseline of one size: compiled once per month, run, checked against the pipeline's warehouse
+
+
+_scripts: dict[str, str] = {}
+
+
+def bare_script(month: str, size_dir: Path) -> Path:
+    """The month's bare script (dbt compile once per month per bench run), written under the size's folder."""
+    if month not in _scripts:
+        _scripts[month] = baseline.compile_script(month, hash_key=HASH_KEY, workdir=BENCH / "compile")
+    path = size_dir / "bare" / "script.sql"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_scripts[month])
+    return path
+
+
+def bare_baseline(raw: Path, month: str, size_dir: Path, repeats: int) -> tuple[dict, Path]:
+    script = bare_script(month, size_dir)
+    db = size_dir / "bare" / "run" / f"{baseline.CATALOG}.duckdb"
+    res = median_of(repeats, lambda: baseline.bare_run(raw, month, script, db, hash_key=HASH_KEY))
+    res["script"] = str(script.relative_to(REPO_ROOT)) if script.is_relative_to(REPO_ROOT) else str(script)
+    return res, db
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A month launched through the Dagster run launcher (the UI's path)
+
+# HOOK: another change adds dagster_project/tools/bench/launcher.py. The benchmark uses the first of these functions
+# it finds there, called as fn(raw=Path, work=Path, month="YYYY-MM") and returning {"seconds": float, ...} (or the
+# seconds): one month launched through the Dagster run launcher, as from the UI, timed end to end. Until the module
+# exists, the UI-launched target reads "not measured".
+LAUNCHER_FUNCTIONS = ("time_launched_month", "launched_month", "launch_month")
+
+
+def launcher_function():
+    try:
+        from dagster_project.tools.bench import launcher  # noqa: PLC0415 - optional, written separately
+    except ImportError:
+        return None
+    for name in LAUNCHER_FUNCTIONS:
+        fn = getattr(launcher, name, None)
+        if callable(fn):
+            return fn
+    return None
+
+
+def launched_month(raw: Path, work: Path, month: str, repeats: int) -> dict | None:
+    fn = launcher_function()
+    if fn is None:
+        return None
+
+    def once() -> dict:
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        r = fn(raw=raw, work=work, month=month)
+        r = {"seconds": float(r)} if isinstance(r, int | float) else dict(r)
+        r.setdefault("rss_gib", 0.0)
+        return r
+
+    return median_of(repeats, once)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 
 
 def history(repeats: int) -> dict:
@@ -172,50 +269,233 @@ def machine() -> str:
             f"Python {platform.python_version()}")
 
 
+def bench_size(size: str, repeats: int) -> dict:
+    raw = generate(size)
+    month = SIZES[size][1].split("..")[-1]
+    events = events_in_month(raw, month)
+    reps = 1 if size == "L" else repeats
+    print(f"[bench] {size}: {events:,} events in {month}", flush=True)
+    size_dir = BENCH / size
+    work = size_dir / "work"
+    pipe = median_of(reps, lambda: pipeline_run(raw, work, [month]))
+    print(f"[bench] {size}: pipeline {pipe['seconds']:.2f}s (runs {pipe['runs']})", flush=True)
+    bare, bare_db = bare_baseline(raw, month, size_dir, reps)
+    print(f"[bench] {size}: bare {bare['seconds']:.2f}s (runs {bare['runs']})", flush=True)
+    ok, tables = baseline.agree(work / "warehouse.duckdb", bare_db, month)  # the last pipeline run's warehouse
+    print(f"[bench] {size}: pipeline and bare {'agree' if ok else 'DISAGREE'} on every published table:\n"
+          + baseline.format_agreement(tables), flush=True)
+    try:
+        hand = median_of(1, lambda: handwritten_usage(raw, month, size_dir / "bare"))
+    except RuntimeError as exc:  # the old script no longer fits the raw layout: a reference only
+        print(f"[bench] {size}: hand-written usage-only script failed: {exc}", flush=True)
+        hand = None
+    pand = median_of(1, lambda: pandas_usage(raw, month)) if size != "L" else None
+    return {"events": events, "month": month, "pipeline": pipe, "bare": bare,
+            "agreement": {"ok": ok, "tables": [dataclasses.asdict(t) for t in tables]},
+            "ratio": pipe["seconds"] / bare["seconds"] if ok else None,
+            "handwritten": hand, "pandas": pand,
+            "generated": json.loads((size_dir / "generated.json").read_text())}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="bench")
-    ap.add_argument("--sizes", default="S,M,L")
+    ap.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated, of {','.join(SIZES)}")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--history", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--launcher", action=argparse.BooleanOptionalAction, default=True,
+                    help="time one month launched through the Dagster run launcher (needs launcher.py)")
     ap.add_argument("--out", default=str(REPO_ROOT / "BENCHMARKS.md"))
     args = ap.parse_args(argv)
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    unknown = [s for s in sizes if s not in SIZES]
+    if unknown:
+        ap.error(f"unknown size(s) {unknown}; known: {', '.join(SIZES)}")
     BENCH.mkdir(parents=True, exist_ok=True)
     results = {}
-    for size in args.sizes.split(","):
-        raw = generate(size)
-        month = SIZES[size][1].split("..")[-1]
-        events = events_in_month(raw, month)
-        reps = 1 if size == "L" else args.repeats
-        print(f"[bench] {size}: {events:,} events in {month}", flush=True)
-        work = BENCH / size / "work"
-        pipe = median_of(reps, lambda raw=raw, work=work, month=month: pipeline_run(raw, work, [month]))
-        bare = median_of(reps, lambda raw=raw, month=month: bare_duckdb(raw, month))
-        pand = median_of(1, lambda raw=raw, month=month: pandas_usage(raw, month)) if size != "L" else None
-        results[size] = {"events": events, "month": month, "pipeline": pipe, "bare": bare, "pandas": pand,
-                         "generated": json.loads((BENCH / size / "generated.json").read_text())}
-        print(json.dumps(results[size], default=str), flush=True)
+    for size in sizes:
+        results[size] = bench_size(size, args.repeats)
+        r = results[size]
+        print(f"[bench] {size}: " + (f"pipeline / bare = {r['ratio']:.2f}" if r["ratio"] is not None
+                                      else "no ratio: the sides disagree"), flush=True)
+    launched = None
+    small = next((s for s in ("D", "K", "S") if s in results), None)
+    if args.launcher and small:
+        launched = launched_month(BENCH / small / "raw", BENCH / small / "launched", results[small]["month"],
+                                  args.repeats)
+        if launched is not None:
+            launched |= {"size": small, "month": results[small]["month"]}
+        else:
+            print("[bench] no dagster_project/tools/bench/launcher.py (or no launch function): UI-launched month "
+                  "not measured", flush=True)
     hist = history(args.repeats) if args.history else None
-    (BENCH / "results.json").write_text(json.dumps({"results": results, "history": hist}, indent=1, default=str))
-    Path(args.out).write_text(render(results, hist))
+    (BENCH / "results.json").write_text(json.dumps({"results": results, "history": hist, "launched": launched},
+                                                   indent=1, default=str))
+    Path(args.out).write_text(render(results, hist, launched))
     print(f"[bench] wrote {args.out}")
+    disagree = [s for s, r in results.items() if not r["agreement"]["ok"]]
+    if disagree:
+        print(f"[bench] no ratio for {', '.join(disagree)}: the bare script and the pipeline disagree (above)",
+              file=sys.stderr)
+        return 1
     return 0
 
 
-def render(results: dict, hist: dict | None) -> str:
-    header = ("size", "events", "pipeline s (runs)", "events/s", "peak RSS GiB", "bare DuckDB s", "pipeline / bare",
-              "pandas usage s", "load s", "dbt s", "publish s", "orchestration s")
+# ---------------------------------------------------------------------------------------------------------------
+# BENCHMARKS.md
+
+
+def _verdict(ok: bool | None) -> str:
+    return "not measured" if ok is None else "met" if ok else "missed"
+
+
+def _differing(r: dict) -> str:
+    bad = [t["table"] for t in r["agreement"]["tables"] if not t["equal"]]
+    return ", ".join(bad) or "no table compared"
+
+
+def targets(results: dict, hist: dict | None, launched: dict | None) -> list[tuple[str, str, str]]:
+    """(target, measured, verdict) for every target, computed from the numbers."""
+    rows: list[tuple[str, str, str]] = []
+
+    def end_to_end(size: str, what: str, limit: float) -> None:
+        r = results.get(size)
+        if r is None:
+            rows.append((f"{size}: {what} ≤ {limit:g} s end to end", "-", _verdict(None)))
+            return
+        s = r["pipeline"]["seconds"]
+        rows.append((f"{size}: {what} ≤ {limit:g} s end to end", f"{s:.1f} s ({r['events']:,} events)",
+                     _verdict(s <= limit)))
+
+    def ratio(size: str, limit: float) -> None:
+        r = results.get(size)
+        name = f"{size}: pipeline / bare DuckDB ≤ {limit:g}"
+        if r is None:
+            rows.append((name, "-", _verdict(None)))
+        elif r["ratio"] is None:
+            rows.append((name, f"sides disagree ({_differing(r)})", "not reported"))
+        else:
+            rows.append((name, f"{r['ratio']:.2f} ({r['pipeline']['seconds']:.1f} s vs {r['bare']['seconds']:.1f} s)",
+                         _verdict(r["ratio"] <= limit)))
+
+    def rss(size: str, limit: float) -> None:
+        r = results.get(size)
+        name = f"{size}: peak RSS ≤ {limit:g} GiB"
+        if r is None:
+            rows.append((name, "-", _verdict(None)))
+        else:
+            rows.append((name, f"{r['pipeline']['rss_gib']:.2f} GiB", _verdict(r["pipeline"]["rss_gib"] <= limit)))
+
+    end_to_end("D", "demo month (~0.5 M events)", 5)
+    end_to_end("K", "2.5 M-event month", 8)
+    ratio("M", 1.5)
+    m = results.get("M")
+    rate = m["events"] / m["pipeline"]["seconds"] if m else None
+    rows.append(("M: ≥ 1 M events/s end to end", f"{rate / 1e6:.2f} M events/s" if m else "-",
+                 _verdict(None if m is None else rate >= 1e6)))
+    rss("M", 4)
+    ratio("L", 1.3)
+    rss("L", 8)
+    if hist:
+        m1, m12 = hist["month1"]["seconds"], hist["month12"]["seconds"]
+        rows.append(("month 12 within 10% of month 1 (median of runs)",
+                     f"{100 * (m12 / m1 - 1):+.1f}% ({m1:.1f} s → {m12:.1f} s)", _verdict(abs(m12 / m1 - 1) <= 0.10)))
+    else:
+        rows.append(("month 12 within 10% of month 1 (median of runs)", "-", _verdict(None)))
+    if launched:
+        cli = results[launched["size"]]["pipeline"]["seconds"]
+        f = launched["seconds"] / cli
+        rows.append(("UI-launched month ≤ 1.2 × `fairuse run`",
+                     f"{f:.2f} × ({launched['seconds']:.1f} s vs {cli:.1f} s, {launched['size']})", _verdict(f <= 1.2)))
+    else:
+        rows.append(("UI-launched month ≤ 1.2 × `fairuse run`", "no launcher.py yet", _verdict(None)))
+    gen = [(s, r["generated"]) for s, r in results.items() if r["generated"]["rows"] >= 5_000_000]
+    if gen:
+        s, g = max(gen, key=lambda x: x[1]["rows"])
+        per10m = 10e6 / (g["rows"] / g["seconds"])
+        rows.append(("`fairuse generate`: 10 M events < 1 min", f"{per10m:.0f} s per 10 M rows (size {s})",
+                     _verdict(per10m < 60)))
+    return rows
+
+
+def render(results: dict, hist: dict | None, launched: dict | None = None) -> str:
     lines = ["# Benchmarks", "", f"Machine: {machine()}.", "",
-             "Medians of the runs shown (L: one run); whole processes; one month each. Peak RSS is the largest",
-             "process of the run (DuckDB's memory_limit is 3 GB, FAIRUSE_DUCKDB_MEMORY_LIMIT; it spills beyond).", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+             "Generated by `make bench` (dagster_project/tools/bench). Medians of the runs shown (L: one run); whole "
+             "processes; one month each on a fresh warehouse. Peak RSS is the largest process of the run (DuckDB's "
+             "memory_limit is 3 GB, FAIRUSE_DUCKDB_MEMORY_LIMIT; it spills to disk beyond).", "",
+             "## What is compared", "",
+             "- **pipeline**: `fairuse run --month M`, the whole process: Dagster in process, the raw step, "
+             "`dbt build` (models and data tests), publish (marts + audit copied into a new warehouse file), "
+             "finance exports, the monthly report and notices, the asset checks.",
+             "- **bare DuckDB**: the same SQL, none of the machinery. Every dbt model compiled once by `dbt compile` "
+             "(the month's vars, against an empty database, so incremental models are their full selects) and "
+             "written as one plain DuckDB script in dependency order (`data/bench/<size>/bare/script.sql`), run in "
+             "one fresh Python process: DuckDB with the pipeline's settings, the raw step's `record_month` (footer "
+             "checks and the raw views: the least any script must do to read the files with the contract's types), "
+             "then every statement. No Dagster, no dbt at run time, no data tests, no publish copy, no exports or "
+             "report. pipeline / bare is what orchestration, tests and publishing add; it is reported only when both "
+             "sides agree row for row on every table the pipeline publishes (below).",
+             "- **hand-written usage only**: the old `bare.sql`, usage (and rough cohorts, ratios, flags) straight "
+             "from the Parquet, not the pipeline's rules and not checked: a floor for reading the files once.",
+             "- **pandas usage**: usage only, in pandas.", ""]
+    header = ("size", "events", "pipeline s (runs)", "events/s", "peak RSS GiB", "bare DuckDB s (runs)",
+              "bare RSS GiB", "pipeline / bare", "hand-written usage only s", "pandas usage s")
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for size, r in results.items():
-        p, b, st = r["pipeline"], r["bare"], r["pipeline"].get("stages", {})
+        p, b = r["pipeline"], r["bare"]
+        ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else f"not reported: {_differing(r)} differ(s)"
         cells = [size, f"{r['events']:,}", f"{p['seconds']:.1f} ({', '.join(map(str, p['runs']))})",
-                 f"{r['events'] / p['seconds']:,.0f}", f"{p['rss_gib']:.2f}", f"{b['seconds']:.1f}",
-                 f"{p['seconds'] / b['seconds']:.2f}", f"{r['pandas']['seconds']:.1f}" if r["pandas"] else "-",
-                 *(f"{st.get(k, 0):.1f}" for k in ("load", "dbt", "publish", "orchestration"))]
+                 f"{r['events'] / p['seconds']:,.0f}", f"{p['rss_gib']:.2f}",
+                 f"{b['seconds']:.1f} ({', '.join(map(str, b['runs']))})", f"{b['rss_gib']:.2f}", ratio,
+                 f"{r['handwritten']['seconds']:.1f}" if r.get("handwritten") else "-",
+                 f"{r['pandas']['seconds']:.1f}" if r.get("pandas") else "-"]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Generation (`fairuse generate`, whole process):", ""]
+
+    lines += ["", "## Against the targets", "", "| target | measured | verdict |", "|---|---|---|"]
+    lines += [f"| {t} | {m} | {v} |" for t, m, v in targets(results, hist, launched)]
+
+    lines += ["", "## Where the time goes", "",
+              "Pipeline stages from the step times `fairuse run` prints (medians): raw step (`raw_month`), dbt "
+              "(`dbt_models`: models and tests), publish (`publish__warehouse` and its check), exports/report "
+              "(finance exports, report and notices, their checks); orchestration is the rest of the process "
+              "(Python start, importing Dagster and the definitions, the run around the steps). Bare: the raw step, "
+              "the SQL, and the rest of its process (Python start, imports, connect, close).", ""]
+    header = ("size", *(f"{STAGE_NAMES[k]} s" for k in STAGES), "pipeline s", "bare: raw step s", "bare: SQL s",
+              "bare: rest s", "bare s")
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for size, r in results.items():
+        st, b = r["pipeline"].get("stages", {}), r["bare"]
+        rest = b["seconds"] - b.get("raw_step", 0) - b.get("sql", 0)
+        cells = [size, *(f"{st.get(k, 0):.2f}" for k in STAGES), f"{r['pipeline']['seconds']:.2f}",
+                 f"{b.get('raw_step', 0):.2f}", f"{b.get('sql', 0):.2f}", f"{rest:.2f}", f"{b['seconds']:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    if results:
+        size = max(results, key=lambda s: results[s]["events"])
+        top = sorted(results[size]["bare"].get("statements", []), key=lambda x: -x[1])[:8]
+        if top:
+            lines += ["", f"Slowest models of the bare script ({size}, seconds): "
+                      + ", ".join(f"{label.split()[0].removeprefix('model.fairuse.')} {s:.2f}" for label, s in top)
+                      + "."]
+
+    lines += ["", "## Agreement", "",
+              "Every table of `marts` and `audit` in the published warehouse against the bare database's table of the "
+              "same name: the month's rows (all rows if no `month` column), sorted on every column (exact ones "
+              "first), row for row; floats equal to 1e-9 relative.", ""]
+    for size, r in results.items():
+        tables = r["agreement"]["tables"]
+        if r["agreement"]["ok"]:
+            lines.append(f"- {size}: all {len(tables)} tables equal ("
+                         + ", ".join(f"{t['table']} {t['rows_pipeline']:,}" for t in tables) + " rows).")
+        else:
+            lines.append(f"- {size}: **disagree**, no ratio reported:")
+            lines += [f"  - {t['table']}: {t['problem']}" for t in tables if not t["equal"]]
+
+    if launched:
+        lines += ["", "## A month launched through the Dagster run launcher", "",
+                  f"Size {launched['size']} ({launched['month']}): {launched['seconds']:.1f} s "
+                  f"(runs {launched['runs']}) vs `fairuse run` "
+                  f"{results[launched['size']]['pipeline']['seconds']:.1f} s."]
+
+    lines += ["", "## Generation", "", "`fairuse generate`, whole process:", ""]
     for size, r in results.items():
         g = r["generated"]
         lines.append(f"- {size}: {g['rows']:,} rows in {g['seconds']:.1f} s ({g['rows'] / g['seconds']:,.0f} rows/s), "

@@ -1,7 +1,8 @@
--- Bare-DuckDB baseline: the month's usage, cohort, ratio, flag and contact-center tables straight from the
--- Parquet, in one DuckDB process, with the same rules (dedupe by delivery order, row rules, snapshot as of the
--- month, billing increment, leave-one-out). The practical limit of this stack. Parameters are substituted by
--- bench.py: {raw}, {month}, {i1}, {i2}, {min_cohort}, {tm}, {cc_minutes}.
+-- The hand-written reference of `make bench` ("hand-written usage only"): the month's usage (and rough cohorts,
+-- ratios, flags, contact-center candidates) straight from the Parquet, in one DuckDB process, written by hand
+-- long ago. It is NOT the pipeline's rules and is not checked against the pipeline: a floor for reading the files
+-- once. The fair baseline, every published table from the dbt models' own SQL, is baseline.py.
+-- Parameters are substituted by __main__.py: {raw}, {month}, {i1}, {i2}, {min_cohort}, {tm}, {cc_minutes}.
 set TimeZone = 'UTC';
 create temp table users_asof as
 select user_id, account_id, created_at, deactivated_at from (
