@@ -20,8 +20,8 @@ REPO = Path(__file__).resolve().parent.parent
 CONFORMANCE = REPO / "tests" / "conformance"
 
 # Tests never touch data/: keep any FAIRUSE_* of the caller's shell out of them.
-for _var in ("FAIRUSE_RAW_DIR", "FAIRUSE_WAREHOUSE", "FAIRUSE_EXPORTS_DIR", "FAIRUSE_POLICY_FILE", "FAIRUSE_REPORTS_DIR",
-             "DAGSTER_HOME"):
+for _var in ("FAIRUSE_RAW_DIR", "FAIRUSE_WAREHOUSE", "FAIRUSE_EXPORTS_DIR", "FAIRUSE_POLICY_FILE",
+             "FAIRUSE_REPORTS_DIR", "DAGSTER_HOME"):
     os.environ.pop(_var, None)
 os.environ.setdefault("FAIRUSE_HASH_KEY", "test-key-not-secret")
 

@@ -17,7 +17,7 @@ import pytest
 from dagster_project.domain import raw_load
 from dagster_project.domain.dbt_project import dbt_executable, ensure_manifest
 from dagster_project.domain.dbt_vars import dbt_vars_for_month
-from dagster_project.domain.policy import load_policy
+from dagster_project.domain.policy import PATTERNS, load_policy
 from dagster_project.domain.settings import DBT_PROJECT_DIR, DEFAULT_POLICY_FILE
 
 pytestmark = pytest.mark.slow
@@ -45,5 +45,7 @@ def test_dbt_unit_tests_pass(tmp_path):
     names = {r["unique_id"].split(".")[-1] for r in results if r["status"] == "pass"}
     for expected in ("billable_seconds_60_60", "flag_floor_free_offering_and_most_favourable_excess",
                      "excess_ratios_leave_one_out_and_fallback", "enforcement_ladder_and_excess_charge",
-                     "surcharge_gating_detection_and_cent_rounding"):
+                     "surcharge_gating_detection_and_cent_rounding", "detection_signals_hand_computed",
+                     "detection_cohorts_fallback_and_medians", "prohibited_use_evidence_sentences",
+                     *(f"prohibited_use_{p}_edges" for p in PATTERNS)):
         assert expected in names, (expected, sorted(names))

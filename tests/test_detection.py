@@ -1,5 +1,11 @@
-"""Prohibited-use detection against the generator's ground truth, on data unlike the demo's
-(other seed, users, volume and months): every pattern at >= 0.9 precision and recall, hard negatives clean."""
+"""Prohibited-use detection measured, not asserted: precision and recall per pattern on data no threshold was
+chosen on.
+
+The thresholds (policy/fair_use_policy.yaml, `prohibited_use`) were set from the sources cited there and checked
+on the generator's seeds 1, 2 and 3 at 400 users and seed 1 at 2,000 users (README, "Prohibited use"). Here:
+three other seeds at two other population sizes, each with a different volume of ordinary calling, one month
+each, through the real pipeline. Every planted variant of every pattern and every hard negative is in each run.
+"""
 
 from __future__ import annotations
 
@@ -9,56 +15,69 @@ import re
 import duckdb
 import pytest
 
-from dagster_project.domain.evaluate import evaluate, format_report, truth_path
+from dagster_project.domain.evaluate import combine, evaluate, format_report, truth_path
 from dagster_project.domain.policy import PATTERNS
 from dagster_project.tools.generate import generate
 from tests.conftest import run_pipeline
 
 pytestmark = pytest.mark.slow  # end-to-end: real Dagster, dbt and DuckDB runs
 
+TUNING_SEEDS = (1, 2, 3)  # where the thresholds were checked: never used here
+HELD_OUT_SEEDS = (101, 202, 303)
+POPULATIONS = ((250, 30.0), (600, 60.0))  # users, mean calls per user (markets with more calling than the demo's)
+MONTH = "2026-05"
+
 
 @pytest.fixture(scope="module")
-def detected(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("detect")
-    raw = tmp / "raw"
-    generate(out=raw, users=320, months=["2026-03", "2026-04", "2026-05"], seed=101, calls_per_user=30)
-    settings, outcomes = run_pipeline(tmp, raw)
-    assert all(o.success for o in outcomes), outcomes
-    return settings, truth_path(raw)
+def runs(tmp_path_factory):
+    assert not set(HELD_OUT_SEEDS) & set(TUNING_SEEDS)
+    out = []
+    for seed in HELD_OUT_SEEDS:
+        for users, calls_per_user in POPULATIONS:
+            tmp = tmp_path_factory.mktemp(f"detect-{seed}-{users}")
+            raw = tmp / "raw"
+            generate(out=raw, users=users, months=[MONTH], seed=seed, calls_per_user=calls_per_user)
+            settings, outcomes = run_pipeline(tmp, raw)
+            assert all(o.success for o in outcomes), outcomes
+            out.append({"seed": seed, "users": users, "warehouse": settings.warehouse, "truth": truth_path(raw),
+                        "report": evaluate(settings.warehouse, truth_path(raw))})
+    return out
 
 
-def test_precision_and_recall_per_pattern(detected):
-    settings, truth = detected
-    report = evaluate(settings.warehouse, truth)
+def test_precision_and_recall_per_pattern_on_held_out_seeds_and_sizes(runs):
+    report = combine([r["report"] for r in runs])
+    print(f"\n{len(runs)} runs: seeds {HELD_OUT_SEEDS} x (users, calls per user) {POPULATIONS}\n")
     print(format_report(report))
     for pattern in PATTERNS:
-        r = report[pattern]
-        assert r["expected"] > 0, pattern
-        assert r["precision"] is not None and r["precision"] >= 0.9, (pattern, r)
+        r = report["patterns"][pattern]
+        assert r["expected"] >= 4 * len(runs), (pattern, r)  # several variants in every run
+        assert r["precision"] is not None and r["precision"] >= 0.95, (pattern, r)
         assert r["recall"] >= 0.9, (pattern, r)
+    for variant, v in report["variants"].items():  # no variant is missed everywhere
+        assert v["planted"] == len(runs) and v["detected"] >= 1, (variant, v)
 
 
-def test_hard_negatives_stay_clean(detected):
-    settings, truth = detected
-    negatives = {(n["month"], n["user_id"]) for n in json.loads(truth.read_text())["hard_negatives"]}
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    flagged = {(m, u) for m, u in con.execute(
-        "select strftime(month, '%Y-%m'), user_id from marts.fct_prohibited_use_flags").fetchall()}
-    # Contact-center agents: busy, inbound and outbound, one call at a time.
-    agents = {u for (u,) in con.execute(
-        "select distinct u.user_id from marts.fct_user_monthly_usage u join marts.fct_contact_center_surcharge s "
-        "using (month, account_id)").fetchall()}
-    con.close()
-    assert negatives and not negatives & flagged
-    assert agents and not {u for _, u in flagged} & agents
+def test_no_hard_negative_is_flagged(runs):
+    report = combine([r["report"] for r in runs])
+    kinds = report["hard_negatives"]
+    for kind in ("busy_sales_rep", "inside_sales_team", "recruiter", "appointment_reminders",
+                 "support_desk_call_waiting", "receptionist_transfers", "forward_to_one_mobile", "voicemail_team",
+                 "contact_center_agent", "heavy_caller"):
+        assert kinds[kind]["user_months"] >= len(runs), kind
+    assert {k: h["flagged"] for k, h in kinds.items() if h["flagged"]} == {}
 
 
-def test_evidence_is_a_sentence_with_numbers_and_no_phone_number(detected):
-    settings, _ = detected
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    rows = con.execute("select pattern, evidence from marts.fct_prohibited_use_flags").fetchall()
-    con.close()
-    assert rows
-    for pattern, evidence in rows:
-        assert evidence.endswith(".") and re.search(r"\d", evidence), (pattern, evidence)
-        assert not re.search(r"\+?\d{7,}", evidence), evidence
+def test_evidence_cites_the_numbers_and_the_cohort_never_a_phone_number(runs):
+    for run in runs:
+        con = duckdb.connect(str(run["warehouse"]), read_only=True)
+        rows = con.execute("select pattern, evidence, volume, volume_threshold, cohort_median, cohort_label "
+                           "from marts.fct_prohibited_use_flags").fetchall()
+        con.close()
+        assert {p for p, *_ in rows} == set(PATTERNS)
+        for pattern, evidence, volume, threshold, median, label in rows:
+            assert evidence.endswith(".") and ". " not in evidence, evidence  # one sentence
+            assert f"the cohort's median user ({label})" in evidence, evidence
+            assert str(volume) in evidence and str(int(median + 0.5)) in evidence, evidence
+            assert volume >= threshold, (pattern, volume, threshold)
+            assert not re.search(r"\+?\d{7,}|[0-9a-f]{16,}", evidence), evidence
+        assert json.loads(run["truth"].read_text())["months"] == [MONTH]

@@ -299,25 +299,31 @@ def generate(out: str | Path = "data/raw", users: int = 2000, months: list[str] 
                               & (pop.deactivated_us < 0) & (pop.created_us < tf.month_bounds(months[0])[0]))
     free_calling = ordinary[np.isin(pop.plan[pop.user_account[ordinary]], ["pro", "unlimited"])]
     taken: set[int] = set()
+    excess = {"calls": _pick(rng, free_calling, 4, taken), "messages": _pick(rng, free_calling, 2, taken),
+              "team_chats": _pick(rng, free_calling, 2, taken)}
     # Prohibited use: one user per pattern variant, spread over the markets; hard negatives: one user or a team
     # (one account) per kind. Variant i is on in the first month and in every other month after (off: ordinary).
+    # Small populations get fewer (variant 1 of every pattern first, then variant 2, ...): planted and negative
+    # users stay under 40 % and 30 % of the ordinary users, so cohorts keep their ordinary majority.
     ctx = Context(pop, scale)
     market_names, market = np.unique(np.char.add(pop.country[pop.user_account].astype(str),
                                                  pop.plan[pop.user_account].astype(str)), return_inverse=True)
     used = np.zeros(len(market_names), dtype=np.int64)
-    planted = []  # (pattern, variant, builder, user)
-    for pattern, variants in VARIANTS.items():
-        for variant, build in variants.items():
-            u = _pick_diverse(rng, ordinary, market, used, taken)
-            if u is not None:
-                planted.append((pattern, variant, build, u))
+    by_rank = sorted(((rank, pattern, variant, build) for pattern, variants in VARIANTS.items()
+                      for rank, (variant, build) in enumerate(variants.items())), key=lambda x: x[0])
+    planted = []  # (pattern, variant, builder, user), in the patterns' order
+    for _, pattern, variant, build in by_rank[:max(len(VARIANTS), int(0.4 * len(ordinary)))]:
+        u = _pick_diverse(rng, ordinary, market, used, taken)
+        if u is not None:
+            planted.append((pattern, variant, build, u))
+    planted.sort(key=lambda x: (list(VARIANTS).index(x[0]), list(VARIANTS[x[0]]).index(x[1])))
     negatives = []  # (kind, builder, users)
+    budget = max(len(NEGATIVES), int(0.3 * len(ordinary)))
     for kind, (size, build) in NEGATIVES.items():
-        team = _pick_team(rng, pop, ordinary, size, taken)
+        team = _pick_team(rng, pop, ordinary, (size[0], min(size[1], max(1, budget))), taken)
         if team:
             negatives.append((kind, build, team))
-    excess = {"calls": _pick(rng, free_calling, 4, taken), "messages": _pick(rng, free_calling, 2, taken),
-              "team_chats": _pick(rng, free_calling, 2, taken)}
+            budget -= len(team)
     agents = {role: np.flatnonzero(pop.user_account == acc).tolist() for role, acc in pop.roles.items()}
     all_agents = np.array(sorted(u for us in agents.values() for u in us))
 

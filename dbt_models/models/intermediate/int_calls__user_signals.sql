@@ -1,8 +1,9 @@
 -- Grain: user_id, for the month being built. The calling signals behind prohibited-use detection, computed
 -- set-based over every call of the month (windows and sweeps, no quadratic self-joins): volume, answer-seizure
--- ratio, calls to numbers new to the account and how often they answer, pace and regularity of dialing, calls in progress at once (outbound, direct
--- inbound in talk, forwarded in talk per forwarded-to number), voicemail drops per window. The numbers compared
--- are keyed hashes, computed once per call and only where a signal needs them; none leaves this model.
+-- ratio, calls to numbers new to the account and how often they are answered (over the month and within
+-- cold-calling sessions), pace and regularity of dialing, calls in progress at once (outbound; direct inbound and
+-- forwarded calls in talk), voicemail drops per window. The numbers compared are keyed hashes, computed once per
+-- call and only where a signal needs them; none leaves this model.
 {%- set session_gap_ms = (prohibited_use_threshold('session_gap_seconds') | int) * 1000 %}
 {%- set tolerance_ms = prohibited_use_threshold('regular_gap_tolerance_seconds') * 1000 %}
 {%- set tolerance_share = prohibited_use_threshold('regular_gap_tolerance_share') %}
@@ -40,6 +41,7 @@ outbound as (
 first_contacts as (
     select
         user_id,
+        call_id,
         disposition,
         row_number() over (
             partition by account_id, to_number_hash order by started_at, call_id
@@ -77,7 +79,9 @@ outbound_stats as (
 
 -- Most outbound calls started within any 60 minutes (sliding, not clock hours).
 peak_hour as (
-    select user_id, max(calls_in_hour) as peak_calls_per_hour
+    select
+        user_id,
+        max(calls_in_hour) as peak_calls_per_hour
     from (
         select
             user_id,
@@ -97,10 +101,63 @@ peak_hour as (
 consecutive as (
     select
         user_id,
+        call_id,
+        disposition,
         started_at,
         lag(started_at) over (partition by user_id order by started_at, call_id) as previous_started_at,
         lag(ended_at) over (partition by user_id order by started_at, call_id) as previous_ended_at
     from outbound
+),
+
+-- Dialing sessions: a new session starts when more than session_gap_seconds passed since the previous call ended.
+sessions as (
+    select
+        user_id,
+        call_id,
+        disposition,
+        sum(
+            case
+                when
+                    previous_ended_at is null
+                    or {{ microseconds_between('previous_ended_at', 'started_at') }} > {{ session_gap_ms }} * 1000
+                    then 1
+                else 0
+            end
+        ) over (
+            partition by user_id order by started_at, call_id rows between unbounded preceding and current row
+        ) as session_number
+    from consecutive
+),
+
+session_stats as (
+    select
+        s.user_id,
+        s.session_number,
+        count(*) as calls,
+        sum(case when f.contact_rank = 1 then 1 else 0 end) as new_number_calls,
+        sum(case when f.contact_rank = 1 and s.disposition = 'answered' then 1 else 0 end) as new_number_answered
+    from sessions as s
+    left join first_contacts as f on s.call_id = f.call_id
+    group by s.user_id, s.session_number
+),
+
+-- Cold-calling sessions: at least min_session_calls calls, mostly to numbers new to the account, mostly not
+-- answered (the telemarketing traits, judged per session so that ordinary calls elsewhere in the month do not
+-- dilute them).
+cold_sessions as (
+    select
+        user_id,
+        count(*) as cold_sessions,
+        sum(calls) as cold_session_calls,
+        sum(new_number_calls) as cold_session_new_number_calls,
+        sum(new_number_answered) as cold_session_new_number_answered
+    from session_stats
+    where
+        calls >= {{ prohibited_use_threshold('outbound_telemarketing', 'min_session_calls') }}
+        and new_number_calls >= {{ prohibited_use_threshold('outbound_telemarketing', 'min_new_number_share') }} * calls
+        and new_number_answered
+        <= {{ prohibited_use_threshold('outbound_telemarketing', 'max_new_number_answer_ratio') }} * new_number_calls
+    group by user_id
 ),
 
 session_gaps as (
@@ -131,16 +188,26 @@ gap_regularity as (
         m.session_gaps,
         m.cadence_median_ms,
         m.wrap_median_ms,
-        sum(case
-            when g.cadence_ms > 0 and abs(g.cadence_ms - m.cadence_median_ms)
-                <= greatest({{ tolerance_ms }}, {{ tolerance_share }} * m.cadence_median_ms) then 1
-            else 0
-        end) as regular_cadence_gaps,
-        sum(case
-            when g.wrap_ms >= 0 and abs(g.wrap_ms - m.wrap_median_ms)
-                <= greatest({{ tolerance_ms }}, {{ tolerance_share }} * m.wrap_median_ms) then 1
-            else 0
-        end) as regular_wrap_gaps
+        sum(
+            case
+                when
+                    g.cadence_ms > 0
+                    and abs(g.cadence_ms - m.cadence_median_ms)
+                    <= greatest({{ tolerance_ms }}, {{ tolerance_share }} * m.cadence_median_ms)
+                    then 1
+                else 0
+            end
+        ) as regular_cadence_gaps,
+        sum(
+            case
+                when
+                    g.wrap_ms >= 0
+                    and abs(g.wrap_ms - m.wrap_median_ms)
+                    <= greatest({{ tolerance_ms }}, {{ tolerance_share }} * m.wrap_median_ms)
+                    then 1
+                else 0
+            end
+        ) as regular_wrap_gaps
     from session_gaps as g
     inner join gap_medians as m on g.user_id = m.user_id
     group by m.user_id, m.session_gaps, m.cadence_median_ms, m.wrap_median_ms
@@ -152,7 +219,9 @@ outbound_concurrency as (
 ),
 
 voicemail_windows as (
-    select user_id, max(drops_in_window) as max_voicemails_in_window
+    select
+        user_id,
+        max(drops_in_window) as max_voicemails_in_window
     from (
         select
             user_id,
@@ -246,6 +315,13 @@ final as (
             as new_number_share,
         case when n.new_number_calls > 0 then cast(n.new_number_answered as double) / n.new_number_calls end
             as new_number_answer_ratio,
+        coalesce(cs.cold_sessions, 0) as cold_sessions,
+        coalesce(cs.cold_session_calls, 0) as cold_session_calls,
+        coalesce(cs.cold_session_new_number_calls, 0) as cold_session_new_number_calls,
+        case
+            when cs.cold_session_new_number_calls > 0
+                then cast(cs.cold_session_new_number_answered as double) / cs.cold_session_new_number_calls
+        end as cold_session_new_number_answer_ratio,
         coalesce(o.api_calls, 0) as api_calls,
         case when o.outbound_calls > 0 then cast(o.api_calls as double) / o.outbound_calls end as api_share,
         coalesce(h.peak_calls_per_hour, 0) as peak_calls_per_hour,
@@ -274,6 +350,7 @@ final as (
     from users as u
     left join outbound_stats as o on u.user_id = o.user_id
     left join new_numbers as n on u.user_id = n.user_id
+    left join cold_sessions as cs on u.user_id = cs.user_id
     left join peak_hour as h on u.user_id = h.user_id
     left join gap_regularity as g on u.user_id = g.user_id
     left join outbound_concurrency as oc on u.user_id = oc.user_id

@@ -9,7 +9,12 @@
 with
 
 usage as (
-    select month, user_id, account_id, country, plan
+    select
+        month,
+        user_id,
+        account_id,
+        country,
+        plan
     from {{ ref('fct_user_monthly_usage') }}
     where month = {{ month_start() }}
 ),

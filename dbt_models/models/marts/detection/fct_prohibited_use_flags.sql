@@ -115,34 +115,54 @@ auto_dialing as (
         and user_id not in (select vb.user_id from voicemail_blasting as vb)
 ),
 
--- Volume to numbers new to the account, and most of the user's calls are such; those calls mostly unanswered
--- (measured on them, so a user's ordinary calls to known contacts do not hide a cold-calling list). Auto-dialers
--- and voicemail blasters dial like this too; they are reported under the more specific pattern only.
-outbound_telemarketing as (
+-- Volume to numbers new to the account, mostly unanswered: over the month, or within cold-calling sessions (so a
+-- user's ordinary calls elsewhere in the month do not hide a cold-calling list). Auto-dialers and voicemail
+-- blasters dial like this too; they are reported under the more specific pattern only.
+telemarketing_signals as (
     select
-        user_id,
-        '{{ tm }}' as pattern,
-        new_number_calls as volume,
-        cohort_median_new_number_calls as cohort_median,
+        *,
         greatest(
             {{ prohibited_use_threshold(tm, 'min_new_number_calls') }},
             {{ prohibited_use_threshold(tm, 'cohort_multiple') }} * cohort_median_new_number_calls
         ) as volume_threshold,
+        coalesce(
+            new_number_share >= {{ prohibited_use_threshold(tm, 'min_new_number_share') }}
+            and new_number_answer_ratio <= {{ prohibited_use_threshold(tm, 'max_new_number_answer_ratio') }},
+            false
+        ) as cold_calls_over_month
+    from signals
+),
+
+outbound_telemarketing as (
+    select
+        user_id,
+        '{{ tm }}' as pattern,
+        case when cold_calls_over_month then new_number_calls else cold_session_new_number_calls end as volume,
+        cohort_median_new_number_calls as cohort_median,
+        volume_threshold,
         {{ dbt.concat([
-            "'Placed '", evidence_number('outbound_calls'), "' outbound calls, '", evidence_number('new_number_calls'),
-            "' of them ('", evidence_number('100 * new_number_share'),
-            "'%) to numbers the account had not called before this month, of which '",
-            evidence_number('100 * new_number_answer_ratio'), "'% were answered (all calls: '",
-            evidence_number('100 * answer_seizure_ratio'), "'%, average talk '",
+            "'Placed '", evidence_number('outbound_calls'), "' outbound calls'",
+            "case when cold_calls_over_month then " ~ dbt.concat([
+                "', '", evidence_number('new_number_calls'), "' of them ('", evidence_number('100 * new_number_share'),
+                "'%) to numbers the account had not called before this month, of which '",
+                evidence_number('100 * new_number_answer_ratio'), "'% were answered'"
+            ]) ~ " else " ~ dbt.concat([
+                "'; in '", evidence_number('cold_sessions'), "' dialing sessions of '",
+                evidence_number(prohibited_use_threshold(tm, 'min_session_calls')), "' or more calls, '",
+                evidence_number('cold_session_new_number_calls'), "' of '", evidence_number('cold_session_calls'),
+                "' calls went to numbers the account had not called before this month, of which '",
+                evidence_number('100 * cold_session_new_number_answer_ratio'), "'% were answered'"
+            ]) ~ " end",
+            "' (all calls: '", evidence_number('100 * answer_seizure_ratio'), "'% answered, average talk '",
             evidence_number('average_talk_seconds'), "' s); the cohort''s median user ('", "cohort_label",
             "') placed '", evidence_number('cohort_median_new_number_calls'), "' calls to new numbers.'"
         ]) }} as evidence
-    from signals
+    from telemarketing_signals
     where
-        new_number_calls >= {{ prohibited_use_threshold(tm, 'min_new_number_calls') }}
-        and new_number_calls >= {{ prohibited_use_threshold(tm, 'cohort_multiple') }} * cohort_median_new_number_calls
-        and new_number_share >= {{ prohibited_use_threshold(tm, 'min_new_number_share') }}
-        and new_number_answer_ratio <= {{ prohibited_use_threshold(tm, 'max_new_number_answer_ratio') }}
+        (
+            (cold_calls_over_month and new_number_calls >= volume_threshold)
+            or cold_session_new_number_calls >= volume_threshold
+        )
         and user_id not in (select ad.user_id from auto_dialing as ad)
         and user_id not in (select vb.user_id from voicemail_blasting as vb)
 ),
@@ -207,15 +227,50 @@ bulk_call_in_line as (
 ),
 
 flags as (
-    select user_id, pattern, volume, cohort_median, volume_threshold, evidence from auto_dialing
+    select
+        user_id,
+        pattern,
+        volume,
+        cohort_median,
+        volume_threshold,
+        evidence
+    from auto_dialing
     union all
-    select user_id, pattern, volume, cohort_median, volume_threshold, evidence from outbound_telemarketing
+    select
+        user_id,
+        pattern,
+        volume,
+        cohort_median,
+        volume_threshold,
+        evidence
+    from outbound_telemarketing
     union all
-    select user_id, pattern, volume, cohort_median, volume_threshold, evidence from forwarding_to_multi_line
+    select
+        user_id,
+        pattern,
+        volume,
+        cohort_median,
+        volume_threshold,
+        evidence
+    from forwarding_to_multi_line
     union all
-    select user_id, pattern, volume, cohort_median, volume_threshold, evidence from voicemail_blasting
+    select
+        user_id,
+        pattern,
+        volume,
+        cohort_median,
+        volume_threshold,
+        evidence
+    from voicemail_blasting
     union all
-    select user_id, pattern, volume, cohort_median, volume_threshold, evidence from bulk_call_in_line
+    select
+        user_id,
+        pattern,
+        volume,
+        cohort_median,
+        volume_threshold,
+        evidence
+    from bulk_call_in_line
 ),
 
 final as (
@@ -240,6 +295,10 @@ final as (
         s.new_number_calls,
         s.new_number_share,
         s.new_number_answer_ratio,
+        s.cold_sessions,
+        s.cold_session_calls,
+        s.cold_session_new_number_calls,
+        s.cold_session_new_number_answer_ratio,
         s.api_share,
         s.peak_calls_per_hour,
         s.session_gaps,
