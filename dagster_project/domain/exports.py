@@ -77,13 +77,34 @@ def _parquet_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _write_temp(path: Path, data: bytes) -> Path:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
+    return tmp
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    os.replace(_write_temp(path, data), path)
+
+
+def _write_all_or_nothing(out: Path, content: dict[str, bytes]) -> None:
+    """Every file is written in full under a temporary name first; only then are they renamed into place. A
+    failure while writing (a full disk) leaves the previous files exactly as they were."""
+    temps: dict[str, Path] = {}
+    try:
+        for name in sorted(content):
+            temps[name] = _write_temp(out / name, content[name])
+    except BaseException:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+        for leftover in out.glob(f".*.tmp-{os.getpid()}"):
+            leftover.unlink(missing_ok=True)
+        raise
+    for name, tmp in temps.items():
+        os.replace(tmp, out / name)
 
 
 @dataclass
@@ -209,8 +230,7 @@ def export_month(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str, 
         rendered.content["changes.csv"] = kept_changes
         rendered.rows["changes.csv"] = max(0, kept_changes.count(b"\n") - 1)
     names = sorted(rendered.content)
-    for name in names:
-        _atomic_write(out / name, rendered.content[name])
+    _write_all_or_nothing(out, rendered.content)
     manifest = {
         "month": month,
         "policy_version": policy_version,
