@@ -5,7 +5,9 @@
 with
 
 files as (
-    select dataset, sum(rows_read) as rows_read
+    select
+        dataset,
+        sum(rows_read) as rows_read
     from {{ ref('stg_usage__delivered_files') }}
     where month = {{ month_start() }}
     group by dataset
@@ -22,11 +24,20 @@ exceptions as (
 ),
 
 counted as (
-    select 'calls' as dataset, count(*) as rows_counted from {{ ref('int_calls__counted') }}
+    select
+        'calls' as dataset,
+        count(*) as rows_counted
+    from {{ ref('int_calls__counted') }}
     union all
-    select 'messages' as dataset, count(*) as rows_counted from {{ ref('int_messages__counted') }}
+    select
+        'messages' as dataset,
+        count(*) as rows_counted
+    from {{ ref('int_messages__counted') }}
     union all
-    select 'chats' as dataset, count(*) as rows_counted from {{ ref('int_chats__counted') }}
+    select
+        'chats' as dataset,
+        count(*) as rows_counted
+    from {{ ref('int_chats__counted') }}
 ),
 
 final as (

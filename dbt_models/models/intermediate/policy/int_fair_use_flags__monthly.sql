@@ -45,7 +45,8 @@ flagged as (
         ratio_to_estimate,
         cast({{ threshold_multiple }} as double) as threshold_multiple,
         case
-            when greatest(coalesce(ratio_to_cohort, 0), coalesce(ratio_to_estimate, 0))
+            when
+                greatest(coalesce(ratio_to_cohort, 0), coalesce(ratio_to_estimate, 0))
                 >= {{ required_var('severe_multiple') }} then 'severe'
             else 'material'
         end as severity,

@@ -11,28 +11,48 @@ usage as (
 
 unpivoted as (
     select
-        month, user_id, account_id, country, plan, currency,
+        month,
+        user_id,
+        account_id,
+        country,
+        plan,
+        currency,
         'calls' as metric,
         calls_inbound + calls_outbound + calls_internal as value_units,
         1 as unit_divisor
     from usage
     union all
     select
-        month, user_id, account_id, country, plan, currency,
+        month,
+        user_id,
+        account_id,
+        country,
+        plan,
+        currency,
         'call_minutes' as metric,
         billable_seconds_inbound + billable_seconds_outbound + billable_seconds_internal as value_units,
         60 as unit_divisor
     from usage
     union all
     select
-        month, user_id, account_id, country, plan, currency,
+        month,
+        user_id,
+        account_id,
+        country,
+        plan,
+        currency,
         'team_chats' as metric,
         chats_sent as value_units,
         1 as unit_divisor
     from usage
     union all
     select
-        month, user_id, account_id, country, plan, currency,
+        month,
+        user_id,
+        account_id,
+        country,
+        plan,
+        currency,
         'messages' as metric,
         sms_sent + sms_received + mms_sent + mms_received + whatsapp_sent + whatsapp_received as value_units,
         1 as unit_divisor

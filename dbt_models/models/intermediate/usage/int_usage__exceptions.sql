@@ -1,4 +1,5 @@
 {{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ delete_month_being_built() }}") }}
+-- sqlfluff:indentation:template_blocks_indent:False
 -- Grain: one row read of the month that is NOT counted (dataset x source_file x source_row): a dropped duplicate
 -- or a quarantined row, with the reason. The row rules of CONTRACT §1 "Bad input", per dataset, in this order:
 -- 1. Duplicates. Rows with the same non-null id are one event; the latest delivered copy is kept (file
@@ -39,10 +40,25 @@
         'event_time': 'sent_at',
     },
 } %}
+{#- invalid_value: a value outside its enum (a null one is missing_required, or allowed where nullable) #}
+{%- set invalid_value = {} %}
+{%- for name, ds in datasets.items() %}
+{%- set conditions = [] %}
+{%- for c, values in ds.enums.items() %}
+{%- do conditions.append("r." ~ c ~ " not in ('" ~ values | join("', '") ~ "')") %}
+{%- endfor %}
+{%- for c, values in ds.nullable_enums.items() %}
+{%- do conditions.append("(r." ~ c ~ " is not null and r." ~ c ~ " not in ('" ~ values | join("', '") ~ "'))") %}
+{%- endfor %}
+{%- do invalid_value.update({name: conditions | join(' or ')}) %}
+{%- endfor %}
 with
 
 users as (
-    select user_id, account_id from {{ ref('int_users__as_of_month') }}
+    select
+        user_id,
+        account_id
+    from {{ ref('int_users__as_of_month') }}
 ),
 {% for name, ds in datasets.items() %}
 {{ name }}_read as (
@@ -76,9 +92,9 @@ users as (
         'duplicate_dropped' as outcome,
         cast(null as {{ dbt.type_string() }}) as reason,
         k.source_file as kept_file,
-        not (
+        (
             {%- for c in ds.columns %}
-            d.{{ c }} is not distinct from k.{{ c }}{{ ' and' if not loop.last }}
+            d.{{ c }} is distinct from k.{{ c }}{{ ' or' if not loop.last }}
             {%- endfor %}
         ) as differs_from_kept
     from {{ name }}_repeated as d
@@ -95,15 +111,8 @@ users as (
         case
             when {% for c in ds.required %}r.{{ c }} is null{{ ' or ' if not loop.last }}{% endfor %}
                 then 'missing_required'
-            {%- set invalid = [] %}
-            {%- for c, values in ds.enums.items() %}
-                {%- do invalid.append("r." ~ c ~ " not in ('" ~ values | join("', '") ~ "')") %}
-            {%- endfor %}
-            {%- for c, values in ds.nullable_enums.items() %}
-                {%- do invalid.append("(r." ~ c ~ " is not null and r." ~ c ~ " not in ('" ~ values | join("', '") ~ "'))") %}
-            {%- endfor %}
-            {%- if invalid %}
-            when {{ invalid | join(' or ') }} then 'invalid_value'
+            {%- if invalid_value[name] %}
+            when {{ invalid_value[name] }} then 'invalid_value'
             {%- endif %}
             {%- if ds.invalid_interval %}
             when {{ ds.invalid_interval }} then 'invalid_interval'

@@ -16,19 +16,34 @@ estimates as (
 ),
 
 by_country_plan as (
-    select month, country, plan, metric, count(*) as n, sum(value_units) as s
+    select
+        month,
+        country,
+        plan,
+        metric,
+        count(*) as n,
+        sum(value_units) as s
     from metric_values
     group by month, country, plan, metric
 ),
 
 by_plan as (
-    select month, plan, metric, count(*) as n, sum(value_units) as s
+    select
+        month,
+        plan,
+        metric,
+        count(*) as n,
+        sum(value_units) as s
     from metric_values
     group by month, plan, metric
 ),
 
 by_all as (
-    select month, metric, count(*) as n, sum(value_units) as s
+    select
+        month,
+        metric,
+        count(*) as n,
+        sum(value_units) as s
     from metric_values
     group by month, metric
 ),
