@@ -71,3 +71,27 @@ def conformance_build(tmp_path_factory):
     settings, outcomes = run_pipeline(tmp, raw, policy=policy)
     assert all(o.success for o in outcomes), outcomes
     return settings
+
+
+SAMPLE_MONTHS = ["2026-01", "2026-02"]
+
+
+@pytest.fixture(scope="session")
+def sample_raw(tmp_path_factory):
+    """A small generated sample (150 users, two months, planted bad rows, duplicates, late file, patterns).
+    Shared by the end-to-end modules: never modify it (copy it first)."""
+    from dagster_project.tools.generate import generate
+
+    raw = tmp_path_factory.mktemp("sample") / "raw"
+    generate(out=raw, users=150, months=SAMPLE_MONTHS, seed=11, calls_per_user=15)
+    return raw
+
+
+@pytest.fixture(scope="session")
+def sample_build(sample_raw, tmp_path_factory):
+    """Both sample months through the real pipeline, once per session. Tests read it; a test that re-runs it
+    must leave it as it was (a re-run on unchanged data is identical)."""
+    settings, outcomes = run_pipeline(tmp_path_factory.mktemp("sample-build"), sample_raw)
+    assert [o.month for o in outcomes if o.success] == SAMPLE_MONTHS, outcomes
+    return settings
+

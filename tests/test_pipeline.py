@@ -20,7 +20,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from dagster_project.domain.evaluate import truth_path
-from dagster_project.tools.generate import generate
 from tests.conftest import REPO, run_pipeline
 from tests.helpers import dump_tables
 
@@ -50,19 +49,13 @@ def _work_copy(settings, tmp_path: Path, with_raw_from: Path | None = None) -> t
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("gen")
-    raw = tmp / "raw"
-    generate(out=raw, users=150, months=MONTHS, seed=11, calls_per_user=15)
-    return raw
+def generated(sample_raw):
+    return sample_raw
 
 
 @pytest.fixture(scope="module")
-def built(generated, tmp_path_factory):
-    work = tmp_path_factory.mktemp("built")
-    settings, outcomes = run_pipeline(work, generated)
-    assert [o.month for o in outcomes if o.success] == MONTHS, outcomes
-    return settings, dump_tables(settings.warehouse)
+def built(sample_build):
+    return sample_build, dump_tables(sample_build.warehouse)
 
 
 def test_quarantine_matches_ground_truth(built, generated):

@@ -206,22 +206,14 @@ def _materialize(settings, month: str):
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    from dagster_project.tools.generate import generate
-
-    raw = tmp_path_factory.mktemp("gen") / "raw"
-    generate(out=raw, users=150, months=MONTHS, seed=11, calls_per_user=15)
-    return raw
+def generated(sample_raw):
+    return sample_raw
 
 
 @pytest.fixture(scope="module")
-def built(generated, tmp_path_factory):
-    """Both months through the pipeline, then the report asset for each month through Dagster."""
-    from tests.conftest import run_pipeline
-
-    work = tmp_path_factory.mktemp("built")
-    settings, outcomes = run_pipeline(work, generated)
-    assert [o.month for o in outcomes if o.success] == MONTHS, outcomes
+def built(sample_build):
+    """Both sample months through the pipeline (shared), then the report asset of each month through Dagster."""
+    settings = sample_build
     results = {}
     for month in MONTHS:
         t0 = time.perf_counter()

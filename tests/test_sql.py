@@ -30,8 +30,7 @@ import pytest
 from dagster_project.analyst import sql
 from dagster_project.cli.args import build_parser
 from dagster_project.cli.main import main
-from dagster_project.tools.generate import generate
-from tests.conftest import REPO, run_pipeline
+from tests.conftest import REPO
 
 MONTHS = ["2026-01", "2026-02"]
 
@@ -313,17 +312,8 @@ def test_an_open_connection_keeps_the_file_it_opened(tmp_path):
 # --- on a warehouse built by the pipeline ----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    raw = tmp_path_factory.mktemp("sql-gen") / "raw"
-    generate(out=raw, users=150, months=MONTHS, seed=11, calls_per_user=15)
-    return raw
-
-
-@pytest.fixture(scope="module")
-def built(generated, tmp_path_factory):
-    settings, outcomes = run_pipeline(tmp_path_factory.mktemp("sql-built"), generated)
-    assert [o.month for o in outcomes if o.success] == MONTHS, outcomes
-    return settings.warehouse
+def built(sample_build):
+    return sample_build.warehouse
 
 
 def _run_directly(warehouse: Path, query: sql.NamedQuery, values: dict) -> tuple[list[str], list[tuple]]:

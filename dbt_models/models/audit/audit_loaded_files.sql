@@ -6,17 +6,6 @@ with
 files as (
     select * from {{ ref('stg_usage__delivered_files') }}
     where month = {{ month_start() }}
-),
-
-final as (
-    select
-        month,
-        dataset,
-        source_file,
-        size_bytes,
-        modified_at,
-        rows_read
-    from files
 )
 
-select * from final
+select * from files

@@ -33,10 +33,7 @@ voicemail_blasting as (
         '{{ vm }}' as pattern,
         voicemail_drops as volume,
         cohort_median_voicemail_drops as cohort_median,
-        greatest(
-            {{ prohibited_use_threshold(vm, 'min_voicemail_drops') }},
-            {{ prohibited_use_threshold(vm, 'cohort_multiple') }} * cohort_median_voicemail_drops
-        ) as volume_threshold,
+        {{ cohort_volume_threshold(vm, 'min_voicemail_drops', 'cohort_median_voicemail_drops') }} as volume_threshold,
         {{ dbt.concat([
             "'Left '", evidence_number('voicemail_drops'), "' voicemails this month, up to '",
             evidence_number('max_voicemails_in_window'), "' within '",
@@ -56,10 +53,7 @@ voicemail_blasting as (
 auto_dialing_signals as (
     select
         *,
-        greatest(
-            {{ prohibited_use_threshold(ad, 'min_outbound_calls') }},
-            {{ prohibited_use_threshold(ad, 'cohort_multiple') }} * cohort_median_outbound_calls
-        ) as volume_threshold,
+        {{ cohort_volume_threshold(ad, 'min_outbound_calls', 'cohort_median_outbound_calls') }} as volume_threshold,
         coalesce(
             session_gaps >= {{ prohibited_use_threshold(ad, 'min_session_gaps') }}
             and regular_gap_share >= {{ prohibited_use_threshold(ad, 'min_regular_gap_share') }},
@@ -121,10 +115,7 @@ auto_dialing as (
 telemarketing_signals as (
     select
         *,
-        greatest(
-            {{ prohibited_use_threshold(tm, 'min_new_number_calls') }},
-            {{ prohibited_use_threshold(tm, 'cohort_multiple') }} * cohort_median_new_number_calls
-        ) as volume_threshold,
+        {{ cohort_volume_threshold(tm, 'min_new_number_calls', 'cohort_median_new_number_calls') }} as volume_threshold,
         coalesce(
             new_number_share >= {{ prohibited_use_threshold(tm, 'min_new_number_share') }}
             and new_number_answer_ratio <= {{ prohibited_use_threshold(tm, 'max_new_number_answer_ratio') }},
@@ -174,10 +165,7 @@ forwarding_to_multi_line as (
         '{{ fw }}' as pattern,
         forwarded_calls as volume,
         cohort_median_forwarded_calls as cohort_median,
-        greatest(
-            {{ prohibited_use_threshold(fw, 'min_forwarded_calls') }},
-            {{ prohibited_use_threshold(fw, 'cohort_multiple') }} * cohort_median_forwarded_calls
-        ) as volume_threshold,
+        {{ cohort_volume_threshold(fw, 'min_forwarded_calls', 'cohort_median_forwarded_calls') }} as volume_threshold,
         {{ dbt.concat([
             "'Forwarded '", evidence_number('forwarded_calls'), "' calls to '", evidence_number('forwarded_numbers'),
             "' outside number(s), with up to '", evidence_number('max_concurrent_forwarded_calls'),
@@ -203,10 +191,7 @@ bulk_call_in_line as (
         '{{ bl }}' as pattern,
         direct_inbound_calls as volume,
         cohort_median_direct_inbound_calls as cohort_median,
-        greatest(
-            {{ prohibited_use_threshold(bl, 'min_direct_inbound_calls') }},
-            {{ prohibited_use_threshold(bl, 'cohort_multiple') }} * cohort_median_direct_inbound_calls
-        ) as volume_threshold,
+        {{ cohort_volume_threshold(bl, 'min_direct_inbound_calls', 'cohort_median_direct_inbound_calls') }} as volume_threshold,
         {{ dbt.concat([
             "'Received '", evidence_number('direct_inbound_calls'), "' direct inbound calls from '",
             evidence_number('distinct_callers'), "' distinct callers, with up to '",

@@ -3,7 +3,6 @@
 -- the plan's estimate (CONTRACT §3). Cohort: the users of the same month, country and plan; when that level has
 -- fewer than min_cohort_size users besides the user, the plan across countries, and failing that every user of
 -- the month. cohort_users counts the user; a ratio over 0 or null is null.
-{%- set min_cohort_size = required_var('min_cohort_size') %}
 with
 
 metric_values as (
@@ -21,8 +20,8 @@ by_country_plan as (
         country,
         plan,
         metric,
-        count(*) as n,
-        sum(value_units) as s
+        count(*) as cohort_users,
+        sum(value_units) as cohort_units
     from metric_values
     group by month, country, plan, metric
 ),
@@ -32,8 +31,8 @@ by_plan as (
         month,
         plan,
         metric,
-        count(*) as n,
-        sum(value_units) as s
+        count(*) as cohort_users,
+        sum(value_units) as cohort_units
     from metric_values
     group by month, plan, metric
 ),
@@ -42,8 +41,8 @@ by_all as (
     select
         month,
         metric,
-        count(*) as n,
-        sum(value_units) as s
+        count(*) as cohort_users,
+        sum(value_units) as cohort_units
     from metric_values
     group by month, metric
 ),
@@ -51,21 +50,9 @@ by_all as (
 leveled as (
     select
         v.*,
-        case
-            when cp.n - 1 >= {{ min_cohort_size }} then 'country_plan'
-            when p.n - 1 >= {{ min_cohort_size }} then 'plan'
-            else 'all'
-        end as cohort_level,
-        case
-            when cp.n - 1 >= {{ min_cohort_size }} then cp.n
-            when p.n - 1 >= {{ min_cohort_size }} then p.n
-            else a.n
-        end as cohort_users,
-        case
-            when cp.n - 1 >= {{ min_cohort_size }} then cp.s
-            when p.n - 1 >= {{ min_cohort_size }} then p.s
-            else a.s
-        end as cohort_units
+        {{ cohort_fallback(none) }} as cohort_level,
+        {{ cohort_fallback('cohort_users') }} as cohort_users,
+        {{ cohort_fallback('cohort_units') }} as cohort_units
     from metric_values as v
     inner join by_country_plan as cp
         on

@@ -9,15 +9,7 @@ source as (
 
 ranked as (
     select
-        snapshot_date,
-        account_id,
-        account_name,
-        country,
-        plan,
-        declared_contact_center,
-        surcharge_agreed_on,
-        surcharge_rate_per_minute,
-        currency,
+        *,
         row_number() over (
             partition by snapshot_date, account_id
             order by delivered_at desc, source_file desc, source_row desc

@@ -9,11 +9,7 @@ source as (
 
 ranked as (
     select
-        snapshot_date,
-        user_id,
-        account_id,
-        created_at,
-        deactivated_at,
+        *,
         row_number() over (
             partition by snapshot_date, user_id
             order by delivered_at desc, source_file desc, source_row desc
