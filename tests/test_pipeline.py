@@ -186,15 +186,16 @@ def test_sigkill_part_way_then_rerun_is_identical(built, generated, tmp_path):
 def test_late_data_sensor_requests_one_rerun_per_change(built, generated, tmp_path, monkeypatch):
     import dagster as dg
 
+    from dagster_project.defs.resources import FairuseResource
     from dagster_project.defs.sensors import late_data_sensor
+    from dagster_project.domain.settings import get_settings
 
     settings, _ = built
     work, raw = _work_copy(settings, tmp_path, generated)
-    monkeypatch.setenv("FAIRUSE_RAW_DIR", str(raw))
-    monkeypatch.setenv("FAIRUSE_WAREHOUSE", str(work / "warehouse.duckdb"))
+    fairuse = FairuseResource.from_settings(get_settings(str(raw), str(work / "warehouse.duckdb")))
 
     def tick():
-        return late_data_sensor(dg.build_sensor_context())
+        return late_data_sensor(dg.build_sensor_context(resources={"fairuse": fairuse}))
 
     assert isinstance(tick(), dg.SkipReason)
     shutil.copy(raw / "calls/month=2026-01/part-000.parquet", raw / "calls/month=2026-01/late-extra.parquet")
