@@ -45,6 +45,7 @@ def positive_float(value: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fairuse", description="Fair-and-reasonable-use analytics pipeline.")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = p.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="write realistic sample raw data (and its ground truth beside it)")
@@ -63,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--policy", help="policy YAML (env FAIRUSE_POLICY_FILE)")
     r.add_argument("--month", type=parse_month, action="append",
                    help="a month to build (repeatable; default every month in the raw data)")
+    r.add_argument("--no-wait", action="store_true",
+                   help="exit at once if another run is building this warehouse (default: wait for it)")
+    r.add_argument("--lock-timeout", type=positive_float, default=None,
+                   help="seconds to wait for another run of this warehouse (env FAIRUSE_LOCK_TIMEOUT, default 3600)")
 
     s = sub.add_parser("simulate", help="backtest an alternative policy over the built months")
     s.add_argument("--warehouse", help="published DuckDB file (env FAIRUSE_WAREHOUSE)")

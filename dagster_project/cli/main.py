@@ -1,8 +1,12 @@
-"""The `fairuse` command line (CONTRACT §5): generate | run | simulate | evaluate."""
+"""The `fairuse` command line (CONTRACT §5): generate | run | simulate | evaluate | sql.
+
+Every error is one line saying what is wrong and what to do (`--debug` for the traceback)."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
+import traceback
 
 from dagster_project.cli.args import build_parser
 from dagster_project.domain.settings import get_settings
@@ -10,6 +14,32 @@ from dagster_project.domain.settings import get_settings
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print(f"fairuse {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - the one place that turns any error into one line
+        if args.debug:
+            traceback.print_exc()
+        print(f"fairuse {args.command}: {_one_line(e)}", file=sys.stderr)
+        return 2 if _is_users_error(e) else 1
+
+
+def _one_line(e: Exception) -> str:
+    text = " ".join(str(e).split()) or e.__class__.__name__
+    return text if len(text) <= 400 else text[:400] + " ... (--debug for all of it)"
+
+
+def _is_users_error(e: Exception) -> bool:
+    """Errors the person can fix by what they typed or pointed at (exit 2); the rest are failures (exit 1)."""
+    from dagster_project.domain.policy import PolicyError
+    from dagster_project.domain.warehouse_lock import WarehouseBusy
+
+    return isinstance(e, PolicyError | WarehouseBusy | FileNotFoundError)
+
+
+def _dispatch(args) -> int:
     if args.command == "generate":
         from dagster_project.tools.generate import generate
 
@@ -19,13 +49,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "run":
         from dagster_project.cli.run import default_months, run_months, summary
+        from dagster_project.domain.policy import load_policy
 
         settings = get_settings(args.raw_dir, args.warehouse, args.exports_dir, args.policy)
+        if args.lock_timeout is not None:
+            settings = dataclasses.replace(settings, lock_timeout=args.lock_timeout)
+        load_policy(settings.policy_file)  # validated before any work starts
         months = args.month or default_months(settings)
         if not months:
-            print(f"fairuse run: no month folders under {settings.raw_dir}", file=sys.stderr)
+            print(f"fairuse run: no month folders under {settings.raw_dir}; generate sample data with "
+                  f"`fairuse generate` or point --raw-dir at the raw folder", file=sys.stderr)
             return 2
-        outcomes = run_months(settings, months)
+        outcomes = run_months(settings, months, wait=not args.no_wait)
         print(summary(settings, outcomes))
         failed = [o for o in outcomes if not o.success]
         if failed:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from dagster_project.domain import warehouse_lock
 from dagster_project.domain.raw_files import months_in_raw
 from dagster_project.domain.settings import Settings
 
@@ -60,7 +61,23 @@ def _failure(result) -> str:
     return "the run failed (see the Dagster event log)"
 
 
-def run_months(settings: Settings, months: list[str], out=sys.stdout) -> list[MonthOutcome]:
+def run_months(settings: Settings, months: list[str], out=sys.stdout, wait: bool = True) -> list[MonthOutcome]:
+    """Build `months` in order, holding the warehouse lock for all of them (WarehouseBusy if another run holds it
+    and `wait` is off, or past the lock timeout)."""
+    months = sorted(set(months))
+    note = warehouse_lock.acquire(
+        settings.build_db, months, "fairuse run", wait=wait, timeout=settings.lock_timeout,
+        on_wait=lambda h: print(f"waiting for the warehouse (up to {settings.lock_timeout:.0f}s): it is being built "
+                                f"by {h.describe() if h else 'another process'}", file=out, flush=True))
+    if note:
+        print(note, file=out, flush=True)
+    try:
+        return _run_months(settings, months, out)
+    finally:
+        warehouse_lock.release(settings.build_db)
+
+
+def _run_months(settings: Settings, months: list[str], out) -> list[MonthOutcome]:
     from dagster_project.definitions import build_definitions
     from dagster_project.defs.partitions import monthly_partitions
 
@@ -68,7 +85,7 @@ def run_months(settings: Settings, months: list[str], out=sys.stdout) -> list[Mo
     known = set(monthly_partitions.get_partition_keys())
     instance = _instance()
     outcomes = []
-    for month in sorted(set(months)):
+    for month in months:
         if month not in known:
             msg = (f"month {month} is outside the partitions ({monthly_partitions.get_first_partition_key()} .. "
                    f"{monthly_partitions.get_last_partition_key()})")

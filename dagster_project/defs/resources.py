@@ -20,18 +20,19 @@ class FairuseResource(dg.ConfigurableResource):
     reports_dir: str
     duckdb_memory_limit: str = "3GB"
     hash_key: str | None = None
+    lock_timeout: float = 3600.0
 
     @classmethod
     def from_settings(cls, s: Settings) -> FairuseResource:
         return cls(raw_dir=str(s.raw_dir), warehouse=str(s.warehouse), exports_dir=str(s.exports_dir),
                    policy_file=str(s.policy_file), reports_dir=str(s.reports_dir),
-                   duckdb_memory_limit=s.duckdb_memory_limit, hash_key=s.hash_key)
+                   duckdb_memory_limit=s.duckdb_memory_limit, hash_key=s.hash_key, lock_timeout=s.lock_timeout)
 
     def settings(self) -> Settings:
         return Settings(raw_dir=Path(self.raw_dir), warehouse=Path(self.warehouse),
                         exports_dir=Path(self.exports_dir), policy_file=Path(self.policy_file),
                         reports_dir=Path(self.reports_dir), duckdb_memory_limit=self.duckdb_memory_limit,
-                        hash_key=self.hash_key)
+                        hash_key=self.hash_key, lock_timeout=self.lock_timeout)
 
     def policy(self) -> Policy:
         return load_policy(self.policy_file)

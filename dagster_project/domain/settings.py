@@ -29,6 +29,7 @@ class Settings:
     schedule_hour: int = 6
     duckdb_memory_limit: str = "3GB"
     hash_key: str | None = None  # FAIRUSE_HASH_KEY; else a random key kept in <data>/.hash_key
+    lock_timeout: float = 3600.0  # how long a run waits for another run of the same warehouse (seconds)
 
     @property
     def build_db(self) -> Path:
@@ -68,6 +69,7 @@ def settings_from_env(
         schedule_hour=int(env.get("FAIRUSE_SCHEDULE_HOUR", "6")),
         duckdb_memory_limit=env.get("FAIRUSE_DUCKDB_MEMORY_LIMIT", "3GB"),
         hash_key=env.get("FAIRUSE_HASH_KEY") or None,
+        lock_timeout=float(env.get("FAIRUSE_LOCK_TIMEOUT", "3600")),
     )
 
 

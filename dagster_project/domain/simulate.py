@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,7 +131,7 @@ def simulate_cli(args) -> int:
     try:
         res = run_simulation(settings, alt, args.month)
     except SimulationError as e:
-        print(f"fairuse simulate: {e}")
+        print(f"fairuse simulate: {e}", file=sys.stderr)
         return 2
     print(format_result(res, current.version))
     return 0

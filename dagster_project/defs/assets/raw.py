@@ -8,6 +8,7 @@ import dagster as dg
 
 from dagster_project.defs.partitions import monthly_partitions, one_month_per_run
 from dagster_project.defs.resources import FairuseResource
+from dagster_project.defs.warehouse_lock import hold_warehouse
 from dagster_project.domain import raw_load
 from dagster_project.domain.contract import EVENT_DATASETS, REFERENCE_DATASETS
 
@@ -36,6 +37,8 @@ def raw_month(context: dg.AssetExecutionContext, fairuse: FairuseResource):
     """Check every file of the month (footers, required columns, castable values), then record the delivery
     and point the raw views at the files; nothing is written if a file is bad."""
     s = fairuse.settings()
+    fairuse.policy()  # an invalid policy file fails here, before anything is written
+    hold_warehouse(context, s)
     con = raw_load.connect(s.build_db, memory_limit=s.duckdb_memory_limit)
     try:
         record = raw_load.record_month(con, s.raw_dir, context.partition_key)

@@ -11,6 +11,7 @@ import dagster as dg
 from dagster_project.defs.assets.publish import EXPORTS_KEY
 from dagster_project.defs.partitions import monthly_partitions, one_month_per_run
 from dagster_project.defs.resources import FairuseResource
+from dagster_project.defs.warehouse_lock import hold_warehouse
 from dagster_project.domain.report import build_month_report
 
 
@@ -28,6 +29,7 @@ from dagster_project.domain.report import build_month_report
 )
 def monthly_report(context: dg.AssetExecutionContext, fairuse: FairuseResource) -> dg.MaterializeResult:
     s = fairuse.settings()
+    hold_warehouse(context, s)
     month = context.partition_key
     later = sorted(p.name for p in s.reports_dir.glob("????-??") if p.is_dir() and p.name > month)
     results = []
