@@ -26,6 +26,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=[monthly_pipeline],
         schedules=[build_monthly_schedule(monthly_pipeline, settings.schedule_day, settings.schedule_hour)],
         sensors=[late_data_sensor],
+        # Runs of assets picked in the UI (materialize, backfills) in one process too, like monthly_pipeline.
+        executor=dg.in_process_executor,
         resources={
             # dbt runs in the step's process (domain/dbt_runner.py): no dbt CLI resource.
             "fairuse": FairuseResource.from_settings(settings),

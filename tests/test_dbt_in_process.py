@@ -10,6 +10,7 @@ naming itself.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -292,7 +293,7 @@ def test_two_months_in_one_process_events_one_parse_and_incremental_publish(two_
     settings = get_settings(str(raw), str(tmp / "wh" / "warehouse.duckdb"), str(tmp / "wh" / "exports"))
     defs = build_definitions(settings)
     job = defs.resolve_job_def("monthly_pipeline")
-    dbt_def = next(a for a in defs.resolve_asset_graph().assets_defs if a.node_def.name == "dbt_models")
+    dbt_def = defs.resolve_assets_def(dg.AssetKey(["marts", "fct_user_monthly_usage"]))  # the @dbt_assets
     instance = dg.DagsterInstance.ephemeral()
 
     first = job.execute_in_process(partition_key="2026-01", instance=instance, run_config=QUIET)
@@ -339,4 +340,8 @@ def test_a_failing_model_fails_the_step_naming_the_model(two_months, monkeypatch
     assert not outcomes[0].success
     assert outcomes[0].error.startswith("dbt_models: ")
     assert "dbt build of 2026-01 failed" in outcomes[0].error and "model " in outcomes[0].error
+    assert "Conversion Error" in outcomes[0].error  # dbt's own message for the model
     assert not settings.warehouse.exists()  # nothing published
+    kept = Path(outcomes[0].error.split("compiled SQL: ")[1].split()[0])  # kept for inspection: named, exists
+    assert kept.is_dir()
+    shutil.rmtree(kept)

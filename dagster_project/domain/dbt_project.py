@@ -1,15 +1,19 @@
-"""The dbt project: where it lives, the dbt executable of this environment, and its manifest (parsed when stale)."""
+"""The dbt project: where it lives, the dbt executable of this environment, and its manifest (parsed when stale).
+
+Parsing happens in this process (domain/dbt_runner.py: dbt's partial parsing, the parsed Manifest kept for the
+builds of this process); manifest.json, what @dbt_assets reads, is written from it atomically."""
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 from dagster_project.domain.settings import DBT_PROJECT_DIR
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+# The build database of the default warehouse (settings.py): its name is the catalog name parsed nodes carry.
+DEFAULT_BUILD_DB_NAME = "warehouse.build.duckdb"
 
 
 def dbt_executable() -> str:
@@ -18,23 +22,32 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else (shutil.which("dbt") or "dbt")
 
 
-def _newest_source_mtime() -> float:
+def newest_source_mtime() -> float:
+    """The latest modification time of any file dbt parses (project, profile, models, macros, tests), or of
+    their folders (a file removed or renamed changes its folder's)."""
     paths = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
     for sub in ("models", "macros", "tests"):
-        paths += [p for p in (DBT_PROJECT_DIR / sub).rglob("*") if p.is_file()]
-    return max(p.stat().st_mtime for p in paths if p.exists())
+        paths += [DBT_PROJECT_DIR / sub, *(DBT_PROJECT_DIR / sub).rglob("*")]
+    mtimes = []
+    for p in paths:
+        try:
+            mtimes.append(p.stat().st_mtime)
+        except FileNotFoundError:  # removed while we looked
+            continue
+    return max(mtimes)
 
 
 def manifest_is_stale() -> bool:
-    return not MANIFEST_PATH.exists() or MANIFEST_PATH.stat().st_mtime < _newest_source_mtime()
+    return not MANIFEST_PATH.exists() or MANIFEST_PATH.stat().st_mtime < newest_source_mtime()
 
 
 def ensure_manifest(force: bool = False) -> Path:
-    """Run `dbt parse` when a model, macro or test changed since the manifest was written; return its path."""
+    """Parse the project when a model, macro or test changed since the manifest was written; return its path.
+
+    The parse is dbt's, in this process (partial parsing from the last parse of any process); the Manifest it
+    gives is also what the builds of this process start from (no second parse for the default warehouse name)."""
     if force or manifest_is_stale():
-        cmd = [dbt_executable(), "parse", "--quiet",
-               "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-        proc = subprocess.run(cmd, cwd=DBT_PROJECT_DIR, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"dbt parse failed:\n{proc.stdout}\n{proc.stderr}")
+        from dagster_project.domain.dbt_runner import dbt_database, write_manifest_json
+
+        write_manifest_json(dbt_database(Path(DEFAULT_BUILD_DB_NAME)), MANIFEST_PATH, force=force)
     return MANIFEST_PATH

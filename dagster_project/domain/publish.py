@@ -1,19 +1,41 @@
 """Publishing: the analysts' warehouse is replaced as a whole, atomically, after each month is built.
 
-Runs write to a separate build database. Publishing copies the `marts` and `audit` schemas into a new file and
-renames it over the warehouse path. A reader that opened the warehouse before keeps its (old) file and never
-blocks the run; one that opens it after sees the new state; nobody ever sees a half-built month. Raw, staging
-and intermediate (phone numbers in clear, internal steps) never reach the published file.
+Runs write to a separate build database. Publishing prepares a new file beside the warehouse and renames it over
+the warehouse path. A reader that opened the warehouse before keeps its (old) file and never blocks the run; one
+that opens it after sees the new state; nobody ever sees a half-built month. Raw, staging and intermediate (phone
+numbers in clear, internal steps) never reach the published file: only the `marts` and `audit` schemas.
+
+The new file costs what the month costs, not what history costs: it starts as a copy of the previous published
+file (a reflink where the file system has them, else a kernel file copy: no rows decoded or re-encoded), then
+- month-partitioned tables (dbt `incremental` models with a `month` column: built one month at a time) get the
+  rows of the months rebuilt since the last publish (delete + insert of those months),
+- cross-month tables (dbt `table` models, rebuilt over every month each run, small) are replaced whole,
+and it is checkpointed and renamed. The rebuilt months are those a dbt build touched since the last publish
+(`mark_unpublished`, called before dbt writes, in a journal beside the build database), so a month built by a run
+that died before publishing is published by the next one.
+
+Anything that could make the copy differ from a full copy falls back to the full copy (every table of `marts` and
+`audit` copied into a fresh file): no previous file, a previous file not published from this journal (replaced
+by hand, first publish of this version), another table list or other columns, months present on one side only
+beyond the rebuilt ones (build database recreated), or a previous file more than half free space (compaction).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
+import json
 import os
+import shutil
+import time
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 PUBLISHED_SCHEMAS = ("marts", "audit")
+FICLONE = 0x40049409  # linux/fs.h: share the source's blocks (btrfs, XFS, bcachefs...)
 
 
 def _fsync(path: Path) -> None:
@@ -24,25 +46,197 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def publish_warehouse(build_db: Path, warehouse: Path) -> dict[str, int]:
-    """Copy the published schemas of `build_db` into a fresh file and atomically replace `warehouse`."""
+def month_partitioned_tables(manifest: Mapping[str, Any]) -> frozenset[str]:
+    """`schema.table` of the published dbt models built one month at a time (materialized incremental), from a
+    dbt manifest (manifest.json as a mapping). `table` models are rebuilt over every month: replaced whole."""
+    out = set()
+    for node in manifest.get("nodes", {}).values():
+        config = node.get("config", {})
+        schema = config.get("schema") or node.get("schema")
+        if (node.get("resource_type") == "model" and schema in PUBLISHED_SCHEMAS
+                and config.get("materialized") == "incremental"):
+            out.add(f"{schema}.{config.get('alias') or node['name']}")
+    return frozenset(out)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The journal: months rebuilt in the build database and not yet published, and which published file it refers to
+
+
+def _journal_path(build_db: Path) -> Path:
+    return build_db.with_name(build_db.name + ".unpublished.json")
+
+
+def _identity(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+
+def _read_journal(build_db: Path) -> dict | None:
+    try:
+        j = json.loads(_journal_path(build_db).read_text())
+    except (OSError, ValueError):
+        return None
+    return j if isinstance(j, dict) and isinstance(j.get("pending"), list) else None
+
+
+def _write_journal(build_db: Path, published: list[int] | None, pending: Iterable[str]) -> None:
+    path = _journal_path(build_db)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
+        json.dump({"published": published, "pending": sorted(set(pending))}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _month_start(month: str) -> str:
+    return month if len(month) == 10 else f"{month}-01"
+
+
+def mark_unpublished(build_db: Path, month: str) -> None:
+    """Record, before dbt writes the build database, that `month` (YYYY-MM) is rebuilt and not yet published."""
+    j = _read_journal(build_db)
+    published = j.get("published") if j else None  # no journal: the next publish is a full copy
+    _write_journal(build_db, published, [*(j["pending"] if j else []), _month_start(month)])
+
+
+def unpublished_months(build_db: Path) -> list[str]:
+    j = _read_journal(build_db)
+    return list(j["pending"]) if j else []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Publishing
+
+
+@dataclasses.dataclass
+class PublishResult:
+    counts: dict[str, int]  # rows per published table, `schema.table`
+    mode: str  # "incremental" (copy of the previous file + the rebuilt months) or "full"
+    reason: str  # why this mode
+    months: list[str]  # months whose rows were replaced (incremental)
+    seconds: float
+
+
+def _clone(src: Path, dst: Path) -> str:
+    """Copy a file: a reflink (shared blocks, instant) where the file system allows, else a kernel copy."""
+    with open(src, "rb") as fsrc, open(dst, "wb") as fdst:
+        try:
+            fcntl.ioctl(fdst.fileno(), FICLONE, fsrc.fileno())
+            return "reflink"
+        except OSError:
+            pass
+    shutil.copyfile(src, dst)  # sendfile/copy_file_range: no round trip through Python
+    return "copy"
+
+
+def _structure(con: duckdb.DuckDBPyConnection, database: str) -> dict[str, list[tuple[str, str]]]:
+    schemas = ", ".join(f"'{s}'" for s in PUBLISHED_SCHEMAS)
+    rows = con.execute(
+        f"select schema_name || '.' || table_name, column_name, data_type from duckdb_columns() "
+        f"where database_name = ? and schema_name in ({schemas}) order by 1, column_index", [database]).fetchall()
+    out: dict[str, list[tuple[str, str]]] = {}
+    for table, column, dtype in rows:
+        out.setdefault(table, []).append((column, dtype))
+    return out
+
+
+def _months(con: duckdb.DuckDBPyConnection, qualified: str) -> set[str]:
+    return {str(m) for (m,) in con.execute(f"select distinct month from {qualified}").fetchall()}
+
+
+def _counts(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> dict[str, int]:
+    return {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in sorted(tables)}
+
+
+def _full_copy(con: duckdb.DuckDBPyConnection, build: dict[str, list]) -> None:
+    for table in sorted(build):
+        schema = table.split(".")[0]
+        con.execute(f"create schema if not exists {schema}")
+        con.execute(f"create table {table} as select * from build.{table}")
+
+
+def _try_incremental(con: duckdb.DuckDBPyConnection, build: dict[str, list], month_tables: Collection[str],
+                     months: list[str]) -> str | None:
+    """Bring a copy of the previous published file up to the build database; None, or why it cannot."""
+    database = con.execute("select current_database()").fetchone()[0]
+    total, free = con.execute("select total_blocks, free_blocks from pragma_database_size() "
+                              "where database_name = ?", [database]).fetchone()
+    if total and free * 2 > total:
+        return f"previous file is {free}/{total} blocks free space: compacting"
+    published = _structure(con, database)
+    if published != build:
+        changed = sorted(set(published) ^ set(build)) or sorted(t for t in build if published[t] != build[t])
+        return f"tables or columns changed: {', '.join(changed[:5])}"
+    per_month = [t for t in sorted(build) if t in month_tables and ("month", "DATE") in build[t]]
+    for table in per_month:
+        differ = _months(con, table) ^ _months(con, f"build.{table}")
+        if not differ <= set(months):
+            return f"{table}: months {', '.join(sorted(differ - set(months))[:3])} differ from the build database"
+    marks = ", ".join("?" for _ in months)
+    con.execute("begin")
+    for table in sorted(build):
+        if table in per_month:
+            if months:
+                con.execute(f"delete from {table} where month in ({marks})", months)
+                con.execute(f"insert into {table} select * from build.{table} where month in ({marks})", months)
+        else:
+            con.execute(f"create or replace table {table} as select * from build.{table}")
+    con.execute("commit")
+    return None
+
+
+def publish(build_db: Path, warehouse: Path, month: str | None = None,
+            month_tables: Collection[str] = frozenset()) -> PublishResult:
+    """Publish the `marts` and `audit` schemas of `build_db` as `warehouse`, atomically.
+
+    `month` (YYYY-MM) is the month just built; `month_tables` the `schema.table` names built one month at a time
+    (`month_partitioned_tables` of the dbt manifest). Without them, or when the previous file cannot be brought up
+    to date safely, every table is copied into a fresh file."""
+    t0 = time.perf_counter()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     tmp = warehouse.with_name(f".{warehouse.name}.publishing-{os.getpid()}")
-    for leftover in (tmp, Path(str(tmp) + ".wal")):
-        leftover.unlink(missing_ok=True)
-    con = duckdb.connect(str(tmp))
-    counts: dict[str, int] = {}
+
+    def fresh() -> duckdb.DuckDBPyConnection:
+        for leftover in (tmp, Path(str(tmp) + ".wal")):
+            leftover.unlink(missing_ok=True)
+        return duckdb.connect(str(tmp))
+
+    journal = _read_journal(build_db)
+    months = sorted({*(journal["pending"] if journal else []), *([_month_start(month)] if month else [])})
+    previous = _identity(warehouse)
+    fallback = ("no month given" if month is None
+                else "no previous published file" if previous is None
+                else "no journal of what was published" if journal is None
+                else "the published file is not the one the last publish wrote" if journal.get("published") != previous
+                else None)
+    if fallback is None:
+        for leftover in (tmp, Path(str(tmp) + ".wal")):
+            leftover.unlink(missing_ok=True)
+        how = _clone(warehouse, tmp)
+        con = duckdb.connect(str(tmp))
+    else:
+        con = fresh()
     try:
         con.execute("attach ? as build (read_only)", [str(build_db)])
-        schemas = ", ".join(f"'{s}'" for s in PUBLISHED_SCHEMAS)
-        tables = con.execute(
-            f"select schema_name, table_name from duckdb_tables() "
-            f"where database_name = 'build' and schema_name in ({schemas}) order by all"
-        ).fetchall()
-        for schema, table in tables:
-            con.execute(f"create schema if not exists {schema}")
-            con.execute(f"create table {schema}.{table} as select * from build.{schema}.{table}")
-            counts[f"{schema}.{table}"] = con.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
+        build = _structure(con, "build")
+        if fallback is None:
+            fallback = _try_incremental(con, build, month_tables, months)
+            if fallback is not None:  # start again from an empty file
+                con.close()
+                con = fresh()
+                con.execute("attach ? as build (read_only)", [str(build_db)])
+        if fallback is None:
+            mode, reason = "incremental", f"previous file ({how}) + months {', '.join(m[:7] for m in months)}"
+        else:
+            mode, reason = "full", fallback
+            _full_copy(con, build)
+        counts = _counts(con, build)
         con.execute("detach build")
         con.execute("checkpoint")
     finally:
@@ -50,7 +244,16 @@ def publish_warehouse(build_db: Path, warehouse: Path) -> dict[str, int]:
     _fsync(tmp)
     os.replace(tmp, warehouse)
     _fsync(warehouse.parent)
-    return counts
+    # Only now is everything built so far published: the journal starts empty, tied to the new file.
+    _write_journal(build_db, _identity(warehouse), [])
+    return PublishResult(counts=counts, mode=mode, reason=reason, months=months if mode == "incremental" else [],
+                         seconds=time.perf_counter() - t0)
+
+
+def publish_warehouse(build_db: Path, warehouse: Path, month: str | None = None,
+                      month_tables: Collection[str] = frozenset()) -> dict[str, int]:
+    """`publish`, returning the rows per published table."""
+    return publish(build_db, warehouse, month, month_tables).counts
 
 
 RATIO_BUCKETS = ("< 0.5", "0.5-1", "1-2", "2-5", ">= 5", "n/a")

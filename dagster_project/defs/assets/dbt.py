@@ -2,23 +2,44 @@
 
 Keys, groups and owners come from the dbt project itself (translator below, `meta.dagster.owners` in
 dbt_project.yml), so the graph in the UI is the dbt graph, with nothing typed twice.
+
+dbt runs in the step's own process (domain/dbt_runner.py: parsed once per process, no `dbt --version`, no
+re-parse per month); its per-node results become what dagster-dbt would report: a materialization per model that
+ran, an asset check result per dbt test that is a check of these assets (other tests are logged).
 """
 
 
 import json
 import os
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets
+from dagster_dbt.asset_utils import (
+    DAGSTER_DBT_EXCLUDE_METADATA_KEY,
+    DAGSTER_DBT_SELECT_METADATA_KEY,
+    DAGSTER_DBT_SELECTOR_METADATA_KEY,
+    DBT_INDIRECT_SELECTION_ENV,
+    get_asset_check_key_for_test,
+    get_checks_on_sources_upstream_of_selected_assets,
+    get_manifest_and_translator_from_dbt_assets,
+    get_subset_selection_for_context,
+)
 
 from dagster_project.defs.partitions import monthly_partitions, one_month_per_run
 from dagster_project.defs.resources import FairuseResource
+from dagster_project.defs.warehouse_lock import hold_warehouse
+from dagster_project.domain.dbt_runner import BuildResult, DbtBuildError, dbt_build, dbt_environment
 from dagster_project.domain.dbt_vars import dbt_vars_for_month
+from dagster_project.domain.publish import mark_unpublished
 from dagster_project.domain.settings import DBT_PROJECT_DIR, dbt_env
+
+__all__ = ["FairuseDbtTranslator", "build_dbt_assets", "dbt_environment", "dbt_project"]
+
+# dbt's unit tests check the SQL, not the month's data: they run in the test suite (tests/test_dbt_unit_tests.py).
+EXCLUDE_ALWAYS = "test_type:unit"
 
 
 class FairuseDbtTranslator(DagsterDbtTranslator):
@@ -45,22 +66,85 @@ def dbt_project() -> DbtProject:
     return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
-@contextmanager
-def dbt_environment(variables: dict[str, str]) -> Iterator[None]:
-    """Set the variables dbt reads for the duration of one dbt invocation (it copies os.environ at start)."""
-    saved = {k: os.environ.get(k) for k in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+class _NodeKeys:
+    """dbt unique ids -> Dagster keys, from the manifest of a @dbt_assets definition: the asset key of each model,
+    the check key of each test attached to one node (as dagster-dbt builds them: its translator and
+    `get_asset_check_key_for_test`). Which of them a step reports is decided by its selection."""
+
+    def __init__(self, assets_def: dg.AssetsDefinition):
+        manifest, translator, project = get_manifest_and_translator_from_dbt_assets([assets_def])
+        self.manifest, self.translator = manifest, translator
+        self.assets: dict[str, dg.AssetKey] = {}
+        self.checks: dict[str, dg.AssetCheckKey] = {}
+        for uid, node in manifest["nodes"].items():
+            if node["resource_type"] in ("model", "seed", "snapshot"):
+                self.assets[uid] = translator.get_asset_spec(manifest, uid, project).key
+            elif node["resource_type"] == "test":
+                check = get_asset_check_key_for_test(manifest, translator, uid, project)
+                if check is not None:
+                    self.checks[uid] = check
+
+
+def _dbt_selection(context: dg.AssetExecutionContext, keys: _NodeKeys) -> list[str]:
+    """dbt selection arguments for the assets and checks this step was asked for (dagster-dbt's own logic: the
+    whole project unless the run selected a subset), dbt's unit tests always left out."""
+    args, indirect = get_subset_selection_for_context(
+        context=context, manifest=keys.manifest,
+        select=context.op.tags.get(DAGSTER_DBT_SELECT_METADATA_KEY),
+        exclude=context.op.tags.get(DAGSTER_DBT_EXCLUDE_METADATA_KEY),
+        selector=context.op.tags.get(DAGSTER_DBT_SELECTOR_METADATA_KEY),
+        dagster_dbt_translator=keys.translator,
+        current_dbt_indirect_selection_env=os.getenv(DBT_INDIRECT_SELECTION_ENV),
+    )
+    args = list(args)
+    if "--exclude" in args:
+        i = args.index("--exclude") + 1
+        args[i] = f"{args[i]} {EXCLUDE_ALWAYS}"
+    else:
+        args += ["--exclude", EXCLUDE_ALWAYS]
+    if indirect:
+        args += ["--indirect-selection", indirect]
+    return args
+
+
+def dagster_events(context: dg.AssetExecutionContext, result: BuildResult, keys: _NodeKeys) -> Iterator[
+        dg.MaterializeResult | dg.AssetCheckResult]:
+    """What dagster-dbt reports for a build, from dbt's per-node results, in dbt's order: a materialization for
+    each selected model that ran, a check result for each expected asset check; other tests are logged."""
+    selected_assets = context.selected_asset_keys
+    expected_checks = {*context.selected_asset_check_keys,
+                       *get_checks_on_sources_upstream_of_selected_assets(context.assets_def, selected_assets)}
+    for n in result.nodes:
+        common = {"unique_id": n.unique_id, "invocation_id": result.invocation_id, "status": n.status,
+                  "Execution Duration": n.execution_time}
+        if n.is_model:
+            key = keys.assets.get(n.unique_id)
+            if n.status != "success":
+                continue
+            if key is None or key not in selected_assets:
+                context.log.info(f"dbt built {n.unique_id}, not an asset of this step")
+                continue
+            metadata = dict(common)
+            if n.rows_affected is not None:
+                metadata["rows_affected"] = n.rows_affected
+            yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+        elif n.resource_type == "test" and n.status != "skipped":
+            check = keys.checks.get(n.unique_id)
+            if check is None or check not in expected_checks:
+                context.log.info(f"dbt test {n.name}: {n.status}")
+                continue
+            metadata = dict(common)
+            if n.failures is not None:
+                metadata["dagster_dbt/failed_row_count"] = n.failures
+            yield dg.AssetCheckResult(
+                asset_key=check.asset_key, check_name=check.name, passed=n.status == "pass",
+                severity=dg.AssetCheckSeverity.WARN if n.status == "warn" else dg.AssetCheckSeverity.ERROR,
+                metadata=metadata)
 
 
 def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
+    node_keys: list[_NodeKeys] = []  # built on first use: the definition's manifest does not change
+
     @dbt_assets(
         manifest=manifest,
         project=dbt_project(),
@@ -70,13 +154,26 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
         dagster_dbt_translator=FairuseDbtTranslator(DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)),
         op_tags={"dagster/concurrency_key": "warehouse"},
     )
-    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, fairuse: FairuseResource):
-        """`dbt build` of one month: models (incremental on the month) and their data tests. dbt's unit tests
-        check the SQL, not the month's data: they run in the test suite (tests/test_dbt_unit_tests.py)."""
-        dbt_vars = dbt_vars_for_month(context.partition_key, fairuse.policy())
-        with dbt_environment(dbt_env(fairuse.settings())):
-            invocation = dbt.cli(["build", "--exclude", "test_type:unit", "--vars", json.dumps(dbt_vars)],
-                                 context=context)
-        yield from invocation.stream()
+    def dbt_models(context: dg.AssetExecutionContext, fairuse: FairuseResource):
+        """`dbt build` of one month, in this process: models (incremental on the month) and their data tests."""
+        s = fairuse.settings()
+        hold_warehouse(context, s)
+        month = context.partition_key
+        if not node_keys:
+            node_keys.append(_NodeKeys(context.assets_def))
+        keys = node_keys[0]
+        dbt_vars = dbt_vars_for_month(month, fairuse.policy())
+        args = ["build", *_dbt_selection(context, keys), "--vars", json.dumps(dbt_vars)]
+        # Before dbt writes: the month's published tables are about to differ from the published file, until the
+        # next publish (which copies the months so marked: domain/publish.py).
+        mark_unpublished(s.build_db, month)
+        result = dbt_build(args, env=dbt_env(s), build_db=s.build_db)
+        models = sum(n.is_model for n in result.nodes)
+        tests = sum(n.resource_type == "test" for n in result.nodes)
+        context.log.info(f"dbt build of {month}: {models} models, {tests} tests in {result.seconds:.2f}s; manifest "
+                         f"{'parsed' if result.parsed else 'reused'} in {result.manifest_seconds:.2f}s")
+        yield from dagster_events(context, result, keys)
+        if not result.success:
+            raise DbtBuildError(result.error_message(f"dbt build of {month}"))
 
     return dbt_models

@@ -6,11 +6,13 @@ They depend on every dbt model of the published `marts` schema, read from the db
 
 import dagster as dg
 import duckdb
+from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 
 from dagster_project.defs.partitions import monthly_partitions, one_month_per_run
 from dagster_project.defs.resources import FairuseResource
+from dagster_project.defs.warehouse_lock import hold_warehouse
 from dagster_project.domain import exports
-from dagster_project.domain.publish import month_figures, publish_warehouse
+from dagster_project.domain.publish import month_figures, month_partitioned_tables, publish
 
 WAREHOUSE_KEY = dg.AssetKey(["publish", "warehouse"])
 EXPORTS_KEY = dg.AssetKey(["publish", "finance_exports"])
@@ -39,6 +41,8 @@ def summary_metadata(figures: dict) -> dict:
 
 def build_publish_assets(dbt_models: dg.AssetsDefinition) -> list[dg.AssetsDefinition]:
     marts = sorted((k for k in dbt_models.keys if k.path[0] == "marts"), key=lambda k: k.to_user_string())
+    # Which published tables are built one month at a time (publish copies only the rebuilt months of those).
+    month_tables = month_partitioned_tables(get_manifest_and_translator_from_dbt_assets([dbt_models])[0])
 
     # multi_asset with one spec: the form whose backfill_policy is stable (on @asset it is a beta parameter).
     @dg.multi_asset(
@@ -52,12 +56,16 @@ def build_publish_assets(dbt_models: dg.AssetsDefinition) -> list[dg.AssetsDefin
     )
     def published_warehouse(context: dg.AssetExecutionContext, fairuse: FairuseResource) -> dg.MaterializeResult:
         s = fairuse.settings()
-        counts = publish_warehouse(s.build_db, s.warehouse)
+        hold_warehouse(context, s)
+        published = publish(s.build_db, s.warehouse, context.partition_key, month_tables)
+        context.log.info(f"published {s.warehouse} ({published.mode}: {published.reason}) "
+                         f"in {published.seconds:.2f}s")
         with duckdb.connect(str(s.warehouse), read_only=True) as con:
             figures = month_figures(con, context.partition_key)
         return dg.MaterializeResult(metadata={
             "path": dg.MetadataValue.path(str(s.warehouse)),
-            "tables": dg.MetadataValue.md(_md_table(("table", "rows"), counts.items())),
+            "tables": dg.MetadataValue.md(_md_table(("table", "rows"), published.counts.items())),
+            "publish_mode": dg.MetadataValue.text(f"{published.mode}: {published.reason}"),
             **summary_metadata(figures),
         })
 
@@ -74,6 +82,7 @@ def build_publish_assets(dbt_models: dg.AssetsDefinition) -> list[dg.AssetsDefin
     )
     def finance_exports(context: dg.AssetExecutionContext, fairuse: FairuseResource) -> dg.MaterializeResult:
         s = fairuse.settings()
+        hold_warehouse(context, s)
         month = context.partition_key
         with duckdb.connect(str(s.warehouse), read_only=True) as con:
             results = exports.export_month_and_later(con, s.exports_dir, month, fairuse.policy().version)
