@@ -133,6 +133,32 @@ def test_a_full_disk_while_exporting_leaves_the_exports_as_they_were(raw, clean,
         assert exports_module.check_month_export(con, settings.exports_dir, "2026-01")[0]
 
 
+def test_a_full_disk_while_publishing_leaves_the_warehouse_as_it_was(raw, clean, tmp_path, monkeypatch):
+    from dagster_project.domain import publish as publish_module
+
+    _, tables, _ = clean
+    monkeypatch.setenv("FAIRUSE_HASH_KEY", KEY)
+    settings, outcomes = run_pipeline(tmp_path, raw)
+    assert all(o.success for o in outcomes)
+    published = settings.warehouse.read_bytes()
+
+    def full_disk(src, dst):  # half the copy lands, then the disk is full
+        data = Path(src).read_bytes()
+        Path(dst).write_bytes(data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+
+    monkeypatch.setattr(publish_module, "_clone", full_disk)
+    _, outcomes = run_pipeline(tmp_path, raw, months=["2026-02"])
+    assert not outcomes[0].success and "No space left" in outcomes[0].error
+    assert settings.warehouse.read_bytes() == published  # readers see exactly what they saw before
+    assert not list(settings.data_dir.glob(".warehouse.duckdb.publishing-*"))  # no half-written copy left
+    monkeypatch.undo()
+    monkeypatch.setenv("FAIRUSE_HASH_KEY", KEY)
+    _, outcomes = run_pipeline(tmp_path, raw, months=["2026-02"])  # the next run recovers
+    assert all(o.success for o in outcomes)
+    assert dump_tables(settings.warehouse) == tables
+
+
 def test_no_key_in_any_file_and_modes(clean):
     settings, _, _ = clean
     env = {**os.environ, "FAIRUSE_BUILD_DB": str(settings.build_db), "FAIRUSE_HASH_KEY": KEY}

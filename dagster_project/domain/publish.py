@@ -197,31 +197,44 @@ def publish(build_db: Path, warehouse: Path, month: str | None = None,
 
     `month` (YYYY-MM) is the month just built; `month_tables` the `schema.table` names built one month at a time
     (`month_partitioned_tables` of the dbt manifest). Without them, or when the previous file cannot be brought up
-    to date safely, every table is copied into a fresh file."""
+    to date safely, every table is copied into a fresh file. A failure (a full disk, a kill) leaves the published
+    file as it was and no half-written copy behind."""
     t0 = time.perf_counter()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     tmp = warehouse.with_name(f".{warehouse.name}.publishing-{os.getpid()}")
+    try:
+        counts, mode, reason, months = _write_new_file(build_db, warehouse, tmp, month, month_tables)
+        _fsync(tmp)
+        os.replace(tmp, warehouse)
+        _fsync(warehouse.parent)
+    except BaseException:
+        _remove(tmp)
+        raise
+    # Only now is everything built so far published: the journal starts empty, tied to the new file.
+    _write_journal(build_db, _identity(warehouse), [])
+    return PublishResult(counts=counts, mode=mode, reason=reason, months=months if mode == "incremental" else [],
+                         seconds=time.perf_counter() - t0)
 
-    def fresh() -> duckdb.DuckDBPyConnection:
-        for leftover in (tmp, Path(str(tmp) + ".wal")):
-            leftover.unlink(missing_ok=True)
-        return duckdb.connect(str(tmp))
 
+def _remove(db: Path) -> None:
+    for leftover in (db, Path(str(db) + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
+def _write_new_file(build_db: Path, warehouse: Path, tmp: Path, month: str | None,
+                    month_tables: Collection[str]) -> tuple[dict[str, int], str, str, list[str]]:
+    """The new published file at `tmp`: the previous file brought up to date, else a full copy."""
     journal = _read_journal(build_db)
     months = sorted({*(journal["pending"] if journal else []), *([_month_start(month)] if month else [])})
     previous = _identity(warehouse)
     fallback = ("no month given" if month is None
                 else "no previous published file" if previous is None
                 else "no journal of what was published" if journal is None
-                else "the published file is not the one the last publish wrote" if journal.get("published") != previous
-                else None)
-    if fallback is None:
-        for leftover in (tmp, Path(str(tmp) + ".wal")):
-            leftover.unlink(missing_ok=True)
-        how = _clone(warehouse, tmp)
-        con = duckdb.connect(str(tmp))
-    else:
-        con = fresh()
+                else "the published file is not the one the last publish wrote"
+                if journal.get("published") != previous else None)
+    _remove(tmp)
+    how = _clone(warehouse, tmp) if fallback is None else None
+    con = duckdb.connect(str(tmp))
     try:
         con.execute("attach ? as build (read_only)", [str(build_db)])
         build = _structure(con, "build")
@@ -229,7 +242,8 @@ def publish(build_db: Path, warehouse: Path, month: str | None = None,
             fallback = _try_incremental(con, build, month_tables, months)
             if fallback is not None:  # start again from an empty file
                 con.close()
-                con = fresh()
+                _remove(tmp)
+                con = duckdb.connect(str(tmp))
                 con.execute("attach ? as build (read_only)", [str(build_db)])
         if fallback is None:
             mode, reason = "incremental", f"previous file ({how}) + months {', '.join(m[:7] for m in months)}"
@@ -241,13 +255,7 @@ def publish(build_db: Path, warehouse: Path, month: str | None = None,
         con.execute("checkpoint")
     finally:
         con.close()
-    _fsync(tmp)
-    os.replace(tmp, warehouse)
-    _fsync(warehouse.parent)
-    # Only now is everything built so far published: the journal starts empty, tied to the new file.
-    _write_journal(build_db, _identity(warehouse), [])
-    return PublishResult(counts=counts, mode=mode, reason=reason, months=months if mode == "incremental" else [],
-                         seconds=time.perf_counter() - t0)
+    return counts, mode, reason, months
 
 
 def publish_warehouse(build_db: Path, warehouse: Path, month: str | None = None,
