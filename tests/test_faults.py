@@ -188,3 +188,34 @@ def test_the_generated_key_file_is_owner_only(tmp_path, monkeypatch):
     key = hash_key(s)
     assert len(key) == 64 and hash_key(s) == key
     assert (tmp_path / "data" / ".hash_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_dagster_run_that_cannot_get_the_lock_says_who_holds_it(raw, tmp_path):
+    import dataclasses
+
+    import dagster as dg
+
+    from dagster_project.definitions import build_definitions
+    from dagster_project.domain.settings import get_settings
+
+    settings = dataclasses.replace(
+        get_settings(str(raw), str(tmp_path / "warehouse.duckdb"), str(tmp_path / "exports")), lock_timeout=0.5)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
+         "from dagster_project.domain import warehouse_lock as wl; "
+         "wl.acquire(Path(sys.argv[1]), ['2026-01'], 'fairuse run'); print('held', flush=True); time.sleep(60)",
+         str(settings.build_db)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        job = build_definitions(settings).resolve_job_def("monthly_pipeline")
+        result = job.execute_in_process(partition_key="2026-01", raise_on_error=False,
+                                        instance=dg.DagsterInstance.ephemeral())
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not result.success
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failures[0].step_key == "raw_month"
+    message = failures[0].event_specific_data.error_display_string
+    assert f"being built by PID {holder.pid}" in message and "2026-01" in message
+    assert "IOException" not in message
