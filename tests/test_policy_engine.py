@@ -1,7 +1,7 @@
 """Policy engine arithmetic with hand-computed answers.
 
-Hand-made usage goes into a warehouse; `fairuse simulate`'s dbt operation recomputes the policy marts with a
-test policy. It runs the very macros the dbt models use (dbt_models/macros/policy_engine.sql).
+Hand-made usage goes into a warehouse; `fairuse simulate` builds the policy models themselves (dbt tag `policy`)
+over it with a test policy, in a scratch copy whose `marts` then hold the simulated tables.
 
 Users (min_cohort_size 2, threshold 2, severe 5): u1..u4 of acc-nz (NZ/pro, NZD), a1 of acc-au (AU/pro, alone
 in its country x plan -> `plan` level), l1 of acc-lite (NZ/lite, the only lite user -> `all` level; calling is not
@@ -99,7 +99,7 @@ def _one(con, sql, params):
 def test_leave_one_out_excludes_the_user(sim):
     con, _ = sim
     level, users, ref, ratio = _one(con, "select cohort_level, cohort_users, reference_mean, ratio_to_cohort "
-                                    "from sim.fct_user_excess_ratios where month = '2026-01-01' and user_id = 'u1' "
+                                    "from marts.fct_user_excess_ratios where month = '2026-01-01' and user_id = 'u1' "
                                     "and metric = 'calls'", [])
     assert (level, users) == ("country_plan", 4)
     assert ref == pytest.approx(10.0)  # (10 + 10 + 10) / 3, not (60 + 30) / 4
@@ -112,7 +112,7 @@ def test_leave_one_out_excludes_the_user(sim):
 ])
 def test_fallback_levels(sim, user, level, users, ref):
     con, _ = sim
-    got = _one(con, "select cohort_level, cohort_users, reference_mean from sim.fct_user_excess_ratios "
+    got = _one(con, "select cohort_level, cohort_users, reference_mean from marts.fct_user_excess_ratios "
                "where month = '2026-01-01' and user_id = ? and metric = 'calls'", [user])
     assert got[:2] == (level, users)
     assert got[2] == pytest.approx(ref)
@@ -121,7 +121,7 @@ def test_fallback_levels(sim, user, level, users, ref):
 def test_flags_of_january(sim):
     con, _ = sim
     rows = con.execute("select user_id, metric, severity, consecutive_months, round(excess_value, 9) "
-                       "from sim.fct_fair_use_flags where month = '2026-01-01' order by all").fetchall()
+                       "from marts.fct_fair_use_flags where month = '2026-01-01' order by all").fetchall()
     assert rows == [
         ("u1", "calls", "severe", 1, 40.0),  # ratio 6.0 >= 5; 60 - 2 x 10
         ("u2", "messages", "material", 1, 1.0),  # ratio to estimate alone: 25 / 12; 25 - 2 x 12
@@ -133,7 +133,7 @@ def test_flags_of_january(sim):
 
 def test_ratio_to_estimate_alone_triggers(sim):
     con, _ = sim
-    rc, re_ = _one(con, "select ratio_to_cohort, ratio_to_estimate from sim.fct_fair_use_flags "
+    rc, re_ = _one(con, "select ratio_to_cohort, ratio_to_estimate from marts.fct_fair_use_flags "
                    "where month = '2026-01-01' and user_id = 'u2' and metric = 'messages'", [])
     assert rc == pytest.approx(25 / 20) and rc < 2
     assert re_ == pytest.approx(25 / 12)
@@ -142,7 +142,7 @@ def test_ratio_to_estimate_alone_triggers(sim):
 def test_enforcement_ladder_and_charges(sim):
     con, _ = sim
     rows = con.execute("select strftime(month, '%Y-%m'), flagged_users, consecutive_months, action, "
-                       "excess_charge_amount, currency from sim.fct_account_enforcement order by month").fetchall()
+                       "excess_charge_amount, currency from marts.fct_account_enforcement order by month").fetchall()
     assert rows == [
         ("2026-01", 3, 1, "ask_to_moderate", Decimal("0.00"), "NZD"),
         # 40 calls x 0.10 NZD + 5 messages x 0.025 = 4.125 -> 4.13 (half away from zero)
@@ -156,7 +156,7 @@ def test_enforcement_ladder_and_charges(sim):
 
 def test_user_streaks_reset_after_gap(sim):
     con, _ = sim
-    rows = con.execute("select strftime(month, '%Y-%m'), consecutive_months from sim.fct_fair_use_flags "
+    rows = con.execute("select strftime(month, '%Y-%m'), consecutive_months from marts.fct_fair_use_flags "
                        "where user_id = 'u1' and metric = 'calls' order by month").fetchall()
     assert rows == [("2026-01", 1), ("2026-02", 2), ("2026-03", 3), ("2026-05", 1)]
 
