@@ -204,9 +204,12 @@ def _duck_type(spark_type: str) -> str:
             "smallint": "SMALLINT", "tinyint": "TINYINT"}.get(t, "VARCHAR")
 
 
-def copy_to_duckdb(spark, path: Path, column_order: Mapping[str, list[str]] | None = None) -> dict[str, int]:
+def copy_to_duckdb(spark, path: Path, column_order: Mapping[str, list[str]] | None = None,
+                   column_types: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, int]:
     """Every marts/audit table of the Spark catalog into a fresh DuckDB file at `path` (Arrow in between).
-    `column_order` (table -> columns) restores the model's column order (Spark puts partition columns last)."""
+    `column_order` (table -> columns) restores the model's column order (Spark puts partition columns last);
+    `column_types` (table -> column -> DuckDB type) the DuckDB engine's types where they differ (DuckDB's sum of
+    integers is HUGEINT, Spark's BIGINT)."""
     path = Path(path)
     fd, tmpname = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
@@ -221,7 +224,8 @@ def copy_to_duckdb(spark, path: Path, column_order: Mapping[str, list[str]] | No
             types = dict(_column_types(spark, table))
             order = list((column_order or {}).get(table) or types)
             arrow = spark.table(table).select(*order).toArrow()  # noqa: F841 (read by DuckDB below)
-            cols = ", ".join(f'cast("{c}" as {_duck_type(types[c])}) as "{c}"' for c in order)
+            wanted = (column_types or {}).get(table, {})
+            cols = ", ".join(f'cast("{c}" as {wanted.get(c) or _duck_type(types[c])}) as "{c}"' for c in order)
             con.execute(f"create table {table} as select {cols} from arrow")
             counts[table] = con.execute(f"select count(*) from {table}").fetchone()[0]
         con.execute("checkpoint")
@@ -255,17 +259,19 @@ def build_and_publish(raw_dir: Path, months: list[str], month_vars: list[Mapping
         res = dbt_build_spark(dbt_vars)
         if not res.success or _failures(res):
             raise SparkBuildError(f"dbt build of {month} on Spark failed:\n  " + "\n  ".join(_failures(res)))
-    order = None
+    order = types = None
     if column_order_from is not None:
         con = duckdb.connect(str(column_order_from), read_only=True)
         try:
-            order = {}
-            for t, c in con.execute("select schema_name || '.' || table_name, column_name from duckdb_columns() "
-                                    "where schema_name in ('marts', 'audit') order by 1, column_index").fetchall():
+            order, types = {}, {}
+            for t, c, typ in con.execute(
+                    "select schema_name || '.' || table_name, column_name, data_type from duckdb_columns() "
+                    "where schema_name in ('marts', 'audit') order by 1, column_index").fetchall():
                 order.setdefault(t, []).append(c)
+                types.setdefault(t, {})[c] = typ
         finally:
             con.close()
-    return copy_to_duckdb(spark, warehouse, order)
+    return copy_to_duckdb(spark, warehouse, order, types)
 
 
 def now() -> dt.datetime:
