@@ -85,8 +85,7 @@ def compare_warehouses(duck_path: Path, spark_path: Path) -> dict[str, int]:
         b.close()
 
 
-def test_conformance_equal_on_spark_and_duckdb(tmp_path):
-    _spark_or_skip()
+def _both_engines_equal(tmp_path, raw, policy_file=None):
     from dagster_project.cli.run import default_months
     from dagster_project.domain.dbt_vars import dbt_vars_for_month
     from dagster_project.domain.exports import export_month
@@ -94,14 +93,12 @@ def test_conformance_equal_on_spark_and_duckdb(tmp_path):
     from dagster_project.domain.spark_engine import build_and_publish
     from tests.conftest import run_pipeline
 
-    raw = copy_conformance_raw(tmp_path)
-    policy_file = policy_with(tmp_path, **{"cohorts.min_cohort_size": 3})
     duck_dir = tmp_path / "duckdb"
     duck_dir.mkdir()
     settings, outcomes = run_pipeline(duck_dir, raw, policy=policy_file)
     assert all(o.success for o in outcomes), outcomes
     months = default_months(settings)
-    policy = load_policy(policy_file)
+    policy = load_policy(settings.policy_file)
 
     spark_dir = tmp_path / "spark"
     spark_warehouse = spark_dir / "warehouse.duckdb"
@@ -126,3 +123,21 @@ def test_conformance_equal_on_spark_and_duckdb(tmp_path):
         assert ours == theirs, (m, ours, theirs)
         for name in ours:
             assert (settings.exports_dir / m / name).read_bytes() == (exports / m / name).read_bytes(), (m, name)
+    return counts
+
+
+def test_conformance_equal_on_spark_and_duckdb(tmp_path):
+    _spark_or_skip()
+    raw = copy_conformance_raw(tmp_path)
+    _both_engines_equal(tmp_path, raw, policy_with(tmp_path, **{"cohorts.min_cohort_size": 3}))
+
+
+def test_generated_sample_equal_on_spark_and_duckdb(tmp_path):
+    """The small generated sample: planted bad rows, duplicates, a late file and prohibited-use patterns, so the
+    flag, surcharge and enforcement marts have rows (the conformance vectors leave some empty)."""
+    _spark_or_skip()
+    from dagster_project.tools.generate import generate
+
+    raw = tmp_path / "raw"
+    generate(out=raw, users=150, months=["2026-01", "2026-02"], seed=11, calls_per_user=15)
+    _both_engines_equal(tmp_path, raw)
