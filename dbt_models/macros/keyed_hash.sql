@@ -14,3 +14,13 @@
         || ':' || {{ column }}
     )
 {%- endmacro %}
+
+{# Spark: the key is the session function fairuse_hash_key(), registered by dagster_project/domain/spark_engine.py
+   from FAIRUSE_HASH_KEY when the session starts (never SQL text); sha2(.., 256) is SHA-256 as lower-case hex. #}
+{% macro spark__keyed_hash(column) -%}
+    sha2(
+        coalesce(fairuse_hash_key(), raise_error('no pseudonymisation key: FAIRUSE_HASH_KEY'))
+        || ':' || {{ column }},
+        256
+    )
+{%- endmacro %}

@@ -25,13 +25,18 @@
 {# Rows of a list-of-dicts var as a relation: select ... union all select ... (portable, no VALUES syntax). #}
 {% macro rows_from_var(name, columns) -%}
     {%- set rows = required_var(name) or [] -%}
+    {%- if target.type == 'spark' -%}{#- Spark SQL has no unsized varchar in casts -#}
+        {%- set spark_columns = [] -%}
+        {%- for c, t in columns -%}{%- do spark_columns.append((c, 'string' if t == 'varchar' else t)) -%}{%- endfor -%}
+        {%- set columns = spark_columns -%}
+    {%- endif -%}
     {%- if rows | length == 0 -%}
         select {% for c, t in columns %}cast(null as {{ t }}) as {{ c }}{{ ", " if not loop.last }}{% endfor %}
         where 1 = 0
     {%- else -%}
         {%- for row in rows %}
         select {% for c, t in columns -%}
-            cast({{ "null" if row[c] is none else (row[c] | string if t != "varchar" else "'" ~ (row[c] | replace("'", "''")) ~ "'") }} as {{ t }}) as {{ c }}
+            cast({{ "null" if row[c] is none else (row[c] | string if t not in ("varchar", "string") else "'" ~ (row[c] | replace("'", "''")) ~ "'") }} as {{ t }}) as {{ c }}
             {{- ", " if not loop.last }}
         {%- endfor %}
         {{ "union all" if not loop.last }}

@@ -4,7 +4,19 @@
   would keep the old rows when the new month brings none).
 #}
 {% macro delete_month_being_built() -%}
+    {{ return(adapter.dispatch('delete_month_being_built', 'fairuse')()) }}
+{%- endmacro %}
+
+{% macro default__delete_month_being_built() -%}
     {%- if is_incremental() -%}
         delete from {{ this }} where month = {{ month_start() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{# Spark: the table is partitioned by month; the month's partition is dropped first (insert_overwrite then
+   writes it again when the month has rows). #}
+{% macro spark__delete_month_being_built() -%}
+    {%- if is_incremental() -%}
+        alter table {{ this }} drop if exists partition (month = '{{ required_var("month") }}')
     {%- endif -%}
 {%- endmacro %}

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ delete_month_being_built() }}") }}
+{{ config(materialized='incremental', incremental_strategy=month_strategy('append'), partition_by=month_partition_by(), pre_hook="{{ delete_month_being_built() }}") }}
 -- sqlfluff:indentation:template_blocks_indent:False
 -- Grain: one row read of the month that is NOT counted (dataset x source_file x source_row): a dropped duplicate
 -- or a quarantined row, with the reason. The row rules of CONTRACT §1 "Bad input", per dataset, in this order:
