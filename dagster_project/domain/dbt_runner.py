@@ -89,7 +89,9 @@ def dbt_database(build_db: Path) -> str:
 
 
 def _common_args(target: Path) -> list[str]:
-    return ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+    # The DuckDB engine's runner: always the duckdb target, whatever FAIRUSE_ENGINE says (the Spark engine has its
+    # own entry point, domain/spark_engine.py, until `fairuse run --engine spark` is wired).
+    return ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target", "duckdb",
             "--target-path", str(target), "--log-path", str(target), "--log-level-file", "none",
             "--no-send-anonymous-usage-stats"]
 
