@@ -147,13 +147,17 @@ def excess_calls(rng, u: int, month: str, factor_calls: int):
                             direction=rng.choice(2, n, p=[0.5, 0.5]))
 
 
-def message_events(rng, pop: Population, active: np.ndarray, month: str, scale: float, boost: dict[int, int]):
-    m0, _ = month_bounds(month)
-    rate = 30.0 * scale * pop.activity * active
+def _event_users(rng, rate: np.ndarray, boost: dict[int, int]) -> np.ndarray:
+    """One user index per event: Poisson counts per user at `rate`, plus the planted extra events."""
     n_per = rng.poisson(rate)
     for u, extra in boost.items():
         n_per[u] += extra
-    user = np.repeat(np.arange(len(rate)), n_per)
+    return np.repeat(np.arange(len(rate)), n_per)
+
+
+def message_events(rng, pop: Population, active: np.ndarray, month: str, scale: float, boost: dict[int, int]):
+    m0, _ = month_bounds(month)
+    user = _event_users(rng, 30.0 * scale * pop.activity * active, boost)
     n = len(user)
     day = business_days(month, rng, n)
     sent = m0 + day * DAY + ((7.5 + rng.random(n) * 11) * 3600 * US).astype(np.int64)
@@ -166,11 +170,7 @@ def message_events(rng, pop: Population, active: np.ndarray, month: str, scale: 
 
 def chat_events(rng, pop: Population, active: np.ndarray, month: str, scale: float, boost: dict[int, int]):
     m0, _ = month_bounds(month)
-    rate = 80.0 * scale * pop.activity * active
-    n_per = rng.poisson(rate)
-    for u, extra in boost.items():
-        n_per[u] += extra
-    user = np.repeat(np.arange(len(rate)), n_per)
+    user = _event_users(rng, 80.0 * scale * pop.activity * active, boost)
     n = len(user)
     day = business_days(month, rng, n)
     sent = m0 + day * DAY + ((8 + rng.random(n) * 10) * 3600 * US).astype(np.int64)

@@ -6,6 +6,8 @@
 -- users besides the user, the plan across countries; failing that, every user of the month. Users without calls
 -- count with 0. The median includes the user (one user cannot move a median far; a leave-one-out median would
 -- cost a sort per user).
+{%- set volumes_measured = ['outbound_calls', 'new_number_calls', 'voicemail_drops', 'forwarded_calls',
+                            'direct_inbound_calls'] %}
 with
 
 usage as (
@@ -44,11 +46,7 @@ by_country_plan as (
         country,
         plan,
         count(*) as cohort_users,
-        {{ percentile_cont('outbound_calls', 0.5) }} as median_outbound_calls,
-        {{ percentile_cont('new_number_calls', 0.5) }} as median_new_number_calls,
-        {{ percentile_cont('voicemail_drops', 0.5) }} as median_voicemail_drops,
-        {{ percentile_cont('forwarded_calls', 0.5) }} as median_forwarded_calls,
-        {{ percentile_cont('direct_inbound_calls', 0.5) }} as median_direct_inbound_calls
+        {{ volume_medians(volumes_measured) }}
     from volumes
     group by country, plan
 ),
@@ -57,11 +55,7 @@ by_plan as (
     select
         plan,
         count(*) as cohort_users,
-        {{ percentile_cont('outbound_calls', 0.5) }} as median_outbound_calls,
-        {{ percentile_cont('new_number_calls', 0.5) }} as median_new_number_calls,
-        {{ percentile_cont('voicemail_drops', 0.5) }} as median_voicemail_drops,
-        {{ percentile_cont('forwarded_calls', 0.5) }} as median_forwarded_calls,
-        {{ percentile_cont('direct_inbound_calls', 0.5) }} as median_direct_inbound_calls
+        {{ volume_medians(volumes_measured) }}
     from volumes
     group by plan
 ),
@@ -69,11 +63,7 @@ by_plan as (
 by_all as (
     select
         count(*) as cohort_users,
-        {{ percentile_cont('outbound_calls', 0.5) }} as median_outbound_calls,
-        {{ percentile_cont('new_number_calls', 0.5) }} as median_new_number_calls,
-        {{ percentile_cont('voicemail_drops', 0.5) }} as median_voicemail_drops,
-        {{ percentile_cont('forwarded_calls', 0.5) }} as median_forwarded_calls,
-        {{ percentile_cont('direct_inbound_calls', 0.5) }} as median_direct_inbound_calls
+        {{ volume_medians(volumes_measured) }}
     from volumes
 ),
 

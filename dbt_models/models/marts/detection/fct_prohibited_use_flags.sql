@@ -1,3 +1,4 @@
+-- sqlfluff:indentation:template_blocks_indent:False
 -- Grain: month x account_id x user_id x pattern. Prohibited use detected from call records. Each pattern needs its
 -- defining traits (limits of one person on one line, industry rates) AND high volume: at least
 -- max(floor, cohort_multiple x the cohort's median user) (thresholds: policy configuration, prohibited_use).
@@ -212,6 +213,7 @@ bulk_call_in_line as (
 ),
 
 flags as (
+    {%- for pattern_cte in ['auto_dialing', 'outbound_telemarketing', 'forwarding_to_multi_line', 'voicemail_blasting', 'bulk_call_in_line'] %}
     select
         user_id,
         pattern,
@@ -219,43 +221,9 @@ flags as (
         cohort_median,
         volume_threshold,
         evidence
-    from auto_dialing
-    union all
-    select
-        user_id,
-        pattern,
-        volume,
-        cohort_median,
-        volume_threshold,
-        evidence
-    from outbound_telemarketing
-    union all
-    select
-        user_id,
-        pattern,
-        volume,
-        cohort_median,
-        volume_threshold,
-        evidence
-    from forwarding_to_multi_line
-    union all
-    select
-        user_id,
-        pattern,
-        volume,
-        cohort_median,
-        volume_threshold,
-        evidence
-    from voicemail_blasting
-    union all
-    select
-        user_id,
-        pattern,
-        volume,
-        cohort_median,
-        volume_threshold,
-        evidence
-    from bulk_call_in_line
+    from {{ pattern_cte }}
+    {{- "\n    union all" if not loop.last }}
+    {%- endfor %}
 ),
 
 final as (
