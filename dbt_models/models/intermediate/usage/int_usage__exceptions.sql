@@ -41,6 +41,8 @@
     },
 } %}
 {#- invalid_value: a value outside its enum (a null one is missing_required, or allowed where nullable) #}
+{#- The rows read are a view over the Parquet, named where used (not a CTE): a CTE read three times would be
+    materialized, a copy of the whole month in memory. #}
 {%- set invalid_value = {} %}
 {%- for name, ds in datasets.items() %}
 {%- set conditions = [] %}
@@ -61,10 +63,6 @@ users as (
     from {{ ref('int_users__as_of_month') }}
 ),
 {% for name, ds in datasets.items() %}
-{{ name }}_read as (
-    select * from {{ ref('stg_usage__' ~ name) }}
-),
-
 {{ name }}_repeated as (
     -- only ids delivered more than once are ranked (a small share of the rows)
     select
@@ -73,9 +71,9 @@ users as (
             partition by r.{{ ds.id }}
             order by r.delivered_at desc, r.source_file desc, r.source_row desc
         ) as delivery_rank
-    from {{ name }}_read as r
+    from {{ ref('stg_usage__' ~ name) }} as r
     inner join (
-        select {{ ds.id }} from {{ name }}_read
+        select {{ ds.id }} from {{ ref('stg_usage__' ~ name) }}
         where {{ ds.id }} is not null
         group by {{ ds.id }}
         having count(*) > 1
@@ -122,7 +120,7 @@ users as (
             when u.user_id is null then 'unknown_user'
             when r.account_id is not null and r.account_id != u.account_id then 'account_mismatch'
         end as reason
-    from {{ name }}_read as r
+    from {{ ref('stg_usage__' ~ name) }} as r
     left join {{ name }}_dropped as x on r.source_file = x.source_file and r.source_row = x.source_row
     left join users as u on r.user_id = u.user_id
     where x.source_row is null
