@@ -25,19 +25,9 @@ exceptions as (
 
 counted as (
     select
-        'calls' as dataset,
-        count(*) as rows_counted
-    from {{ ref('int_calls__counted') }}
-    union all
-    select
-        'messages' as dataset,
-        count(*) as rows_counted
-    from {{ ref('int_messages__counted') }}
-    union all
-    select
-        'chats' as dataset,
-        count(*) as rows_counted
-    from {{ ref('int_chats__counted') }}
+        dataset,
+        rows_counted
+    from {{ ref('int_usage__counted_summary') }}
 ),
 
 final as (

@@ -4,17 +4,13 @@
 with
 
 event_times as (
-    select max(started_at) as latest from {{ ref('int_calls__counted') }}
-    union all
-    select max(sent_at) as latest from {{ ref('int_messages__counted') }}
-    union all
-    select max(sent_at) as latest from {{ ref('int_chats__counted') }}
+    select latest_event_at from {{ ref('int_usage__counted_summary') }}
 ),
 
 final as (
     select
         {{ month_start() }} as month,
-        max(latest) as data_complete_to
+        max(latest_event_at) as data_complete_to
     from event_times
 )
 
