@@ -2,8 +2,8 @@
 -- set-based over every call of the month (windows and sweeps, no quadratic self-joins): volume, answer-seizure
 -- ratio, calls to numbers new to the account and how often they are answered (over the month and within
 -- cold-calling sessions), pace and regularity of dialing, calls in progress at once (outbound; direct inbound and
--- forwarded calls in talk), voicemail drops per window. The numbers compared are keyed hashes, computed once per
--- call and only where a signal needs them; none leaves this model.
+-- forwarded calls in talk), voicemail drops per window. Numbers are compared as they are, inside this model's
+-- query only (no hashing per call: equality is all a signal needs); none reaches the table it builds.
 {%- set session_gap_ms = (prohibited_use_threshold('session_gap_seconds') | int) * 1000 %}
 {%- set tolerance_ms = prohibited_use_threshold('regular_gap_tolerance_seconds') * 1000 %}
 {%- set tolerance_share = prohibited_use_threshold('regular_gap_tolerance_share') %}
@@ -27,9 +27,9 @@ calls as {{ cte_materialized() }} (
         answered_at,
         ended_at,
         {{ talk_seconds('answered_at', 'ended_at') }} as talk_seconds,
-        case when direction = 'outbound' then {{ keyed_hash('to_number') }} end as to_number_hash,
-        case when direction = 'inbound' then {{ keyed_hash('from_number') }} end as from_number_hash,
-        {{ keyed_hash('forwarded_to') }} as forwarded_to_hash
+        case when direction = 'outbound' then to_number end as dialed_number,
+        case when direction = 'inbound' then from_number end as caller_number,
+        forwarded_to
     from counted
 ),
 
@@ -44,10 +44,10 @@ first_contacts as (
         call_id,
         disposition,
         row_number() over (
-            partition by account_id, to_number_hash order by started_at, call_id
+            partition by account_id, dialed_number order by started_at, call_id
         ) as contact_rank
     from outbound
-    where to_number_hash is not null
+    where dialed_number is not null
 ),
 
 new_numbers as (
@@ -70,7 +70,7 @@ outbound_stats as (
                 then 1
             else 0
         end) as short_answered_calls,
-        count(distinct to_number_hash) as distinct_destinations,
+        count(distinct dialed_number) as distinct_destinations,
         sum(case when initiated_via = 'api' then 1 else 0 end) as api_calls,
         sum(case when disposition = 'voicemail' then 1 else 0 end) as voicemail_drops
     from outbound
@@ -240,8 +240,8 @@ inbound_stats as (
     select
         user_id,
         count(*) as inbound_calls,
-        sum(case when forwarded_to_hash is null then 1 else 0 end) as direct_inbound_calls,
-        count(distinct from_number_hash) as distinct_callers
+        sum(case when forwarded_to is null then 1 else 0 end) as direct_inbound_calls,
+        count(distinct caller_number) as distinct_callers
     from calls
     where direction = 'inbound'
     group by user_id
@@ -249,7 +249,7 @@ inbound_stats as (
 
 -- In talk: answered by a person (not a voicemail box) until ended. One person talks on one call, may hold one.
 direct_inbound_in_talk as (
-    select * from calls where direction = 'inbound' and forwarded_to_hash is null and disposition = 'answered'
+    select * from calls where direction = 'inbound' and forwarded_to is null and disposition = 'answered'
 ),
 
 inbound_concurrency as (
@@ -261,14 +261,14 @@ forwarded_stats as (
     select
         user_id,
         count(*) as forwarded_calls,
-        count(distinct forwarded_to_hash) as forwarded_numbers
+        count(distinct forwarded_to) as forwarded_numbers
     from calls
-    where forwarded_to_hash is not null
+    where forwarded_to is not null
     group by user_id
 ),
 
 forwarded_in_talk as (
-    select * from calls where forwarded_to_hash is not null and disposition = 'answered'
+    select * from calls where forwarded_to is not null and disposition = 'answered'
 ),
 
 -- Per forwarded-to number: calls in talk at once on that number's line(s).
@@ -278,7 +278,7 @@ forwarded_concurrency as (
         max(max_concurrent) as max_concurrent_forwarded_calls,
         sum(calls_at_concurrency) as overlapping_forwarded_calls
     from (
-        {{ concurrency_sweep('forwarded_in_talk', ['user_id', 'forwarded_to_hash'], 'answered_at', 'ended_at',
+        {{ concurrency_sweep('forwarded_in_talk', ['user_id', 'forwarded_to'], 'answered_at', 'ended_at',
             prohibited_use_threshold('forwarding_to_multi_line', 'min_concurrent_forwarded_calls')) }}
     ) as per_number
     group by user_id

@@ -64,7 +64,9 @@ users as (
 ),
 {% for name, ds in datasets.items() %}
 {{ name }}_repeated as (
-    -- only ids delivered more than once are ranked (a small share of the rows)
+    -- Only ids delivered more than once are ranked (a small share of the rows). They are found by a 64-bit hash
+    -- of the id (grouping 8-byte integers, not strings): a hash seen twice names candidates, and the ranking per
+    -- id itself decides, so two different ids sharing a hash are each ranked first and neither is dropped.
     select
         r.*,
         row_number() over (
@@ -73,11 +75,13 @@ users as (
         ) as delivery_rank
     from {{ ref('stg_usage__' ~ name) }} as r
     inner join (
-        select {{ ds.id }} from {{ ref('stg_usage__' ~ name) }}
+        select {{ fast_hash(ds.id) }} as id_hash
+        from {{ ref('stg_usage__' ~ name) }}
         where {{ ds.id }} is not null
-        group by {{ ds.id }}
+        group by {{ fast_hash(ds.id) }}
         having count(*) > 1
-    ) as ids on r.{{ ds.id }} = ids.{{ ds.id }}
+    ) as ids on {{ fast_hash('r.' ~ ds.id) }} = ids.id_hash
+    where r.{{ ds.id }} is not null
 ),
 
 {{ name }}_dropped as (
