@@ -49,6 +49,6 @@ docs: install
 clean:
 	rm -rf data/raw data/*.duckdb data/build data/exports data/reports data/truth dbt_models/target
 
-bench: install
+bench: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -c "from dagster_project.domain.dbt_project import ensure_manifest; ensure_manifest()"
 	$(BIN)/python -m dagster_project.tools.bench

@@ -274,7 +274,8 @@ def bench_size(size: str, repeats: int) -> dict:
     month = SIZES[size][1].split("..")[-1]
     events = events_in_month(raw, month)
     reps = 1 if size == "L" else repeats
-    print(f"[bench] {size}: {events:,} events in {month}", flush=True)
+    load = os.getloadavg()[0]  # other work on the machine skews every number: recorded with them
+    print(f"[bench] {size}: {events:,} events in {month} (load average {load:.1f})", flush=True)
     size_dir = BENCH / size
     work = size_dir / "work"
     pipe = median_of(reps, lambda: pipeline_run(raw, work, [month]))
@@ -290,7 +291,7 @@ def bench_size(size: str, repeats: int) -> dict:
         print(f"[bench] {size}: hand-written usage-only script failed: {exc}", flush=True)
         hand = None
     pand = median_of(1, lambda: pandas_usage(raw, month)) if size != "L" else None
-    return {"events": events, "month": month, "pipeline": pipe, "bare": bare,
+    return {"events": events, "month": month, "pipeline": pipe, "bare": bare, "load": load,
             "agreement": {"ok": ok, "tables": [dataclasses.asdict(t) for t in tables]},
             "ratio": pipe["seconds"] / bare["seconds"] if ok else None,
             "handwritten": hand, "pandas": pand,
@@ -305,13 +306,20 @@ def main(argv=None) -> int:
     ap.add_argument("--launcher", action=argparse.BooleanOptionalAction, default=True,
                     help="time one month launched through the Dagster run launcher (needs launcher.py)")
     ap.add_argument("--out", default=str(REPO_ROOT / "BENCHMARKS.md"))
+    ap.add_argument("--merge", action="store_true",
+                    help="start from the previous data/bench/results.json: what this invocation does not measure "
+                         "(other sizes, the history, the launcher) is kept from there, so a report can be built "
+                         "in parts")
     args = ap.parse_args(argv)
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in SIZES]
     if unknown:
         ap.error(f"unknown size(s) {unknown}; known: {', '.join(SIZES)}")
     BENCH.mkdir(parents=True, exist_ok=True)
-    results = {}
+    previous = {}
+    if args.merge and (BENCH / "results.json").exists():
+        previous = json.loads((BENCH / "results.json").read_text())
+    results = dict(previous.get("results") or {})
     for size in sizes:
         results[size] = bench_size(size, args.repeats)
         r = results[size]
@@ -327,7 +335,9 @@ def main(argv=None) -> int:
         else:
             print("[bench] no dagster_project/tools/bench/launcher.py (or no launch function): UI-launched month "
                   "not measured", flush=True)
-    hist = history(args.repeats) if args.history else None
+    if launched is None:
+        launched = previous.get("launched")
+    hist = history(args.repeats) if args.history else previous.get("history")
     (BENCH / "results.json").write_text(json.dumps({"results": results, "history": hist, "launched": launched},
                                                    indent=1, default=str))
     Path(args.out).write_text(render(results, hist, launched))
@@ -438,7 +448,8 @@ def render(results: dict, hist: dict | None, launched: dict | None = None) -> st
              "from the Parquet, not the pipeline's rules and not checked: a floor for reading the files once.",
              "- **pandas usage**: usage only, in pandas.", ""]
     header = ("size", "events", "pipeline s (runs)", "events/s", "peak RSS GiB", "bare DuckDB s (runs)",
-              "bare RSS GiB", "pipeline / bare", "hand-written usage only s", "pandas usage s")
+              "bare RSS GiB", "pipeline / bare", "hand-written usage only s", "pandas usage s",
+              "load avg at start")
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for size, r in results.items():
         p, b = r["pipeline"], r["bare"]
@@ -447,7 +458,8 @@ def render(results: dict, hist: dict | None, launched: dict | None = None) -> st
                  f"{r['events'] / p['seconds']:,.0f}", f"{p['rss_gib']:.2f}",
                  f"{b['seconds']:.1f} ({', '.join(map(str, b['runs']))})", f"{b['rss_gib']:.2f}", ratio,
                  f"{r['handwritten']['seconds']:.1f}" if r.get("handwritten") else "-",
-                 f"{r['pandas']['seconds']:.1f}" if r.get("pandas") else "-"]
+                 f"{r['pandas']['seconds']:.1f}" if r.get("pandas") else "-",
+                 f"{r['load']:.1f}" if r.get("load") is not None else "-"]
         lines.append("| " + " | ".join(cells) + " |")
 
     lines += ["", "## Against the targets", "", "| target | measured | verdict |", "|---|---|---|"]
