@@ -148,7 +148,10 @@ print(len(usage), len(m), len(h))
 
 
 def median_of(n: int, fn) -> dict:
-    runs = [fn() for _ in range(n)]
+    return summarize([fn() for _ in range(n)])
+
+
+def summarize(runs: list[dict]) -> dict:
     out = {"seconds": statistics.median(r["seconds"] for r in runs), "rss_gib": max(r["rss_gib"] for r in runs),
            "runs": [round(r["seconds"], 2) for r in runs]}
     for key in ("raw_step", "sql", "close"):
@@ -180,12 +183,18 @@ def bare_script(month: str, size_dir: Path) -> Path:
     return path
 
 
-def bare_baseline(raw: Path, month: str, size_dir: Path, repeats: int) -> tuple[dict, Path]:
+def pipeline_and_bare(raw: Path, month: str, size_dir: Path, repeats: int) -> tuple[dict, dict, Path]:
+    """`repeats` runs of each side, alternating (pipeline, bare, pipeline, ...) so that both see the same load
+    from whatever else runs on the machine; medians of each. The last pipeline run's warehouse is kept."""
     script = bare_script(month, size_dir)
     db = size_dir / "bare" / "run" / f"{baseline.CATALOG}.duckdb"
-    res = median_of(repeats, lambda: baseline.bare_run(raw, month, script, db, hash_key=HASH_KEY))
-    res["script"] = str(script.relative_to(REPO_ROOT)) if script.is_relative_to(REPO_ROOT) else str(script)
-    return res, db
+    pipe_runs, bare_runs = [], []
+    for _ in range(repeats):
+        pipe_runs.append(pipeline_run(raw, size_dir / "work", [month]))
+        bare_runs.append(baseline.bare_run(raw, month, script, db, hash_key=HASH_KEY))
+    pipe, bare = summarize(pipe_runs), summarize(bare_runs)
+    bare["script"] = str(script.relative_to(REPO_ROOT)) if script.is_relative_to(REPO_ROOT) else str(script)
+    return pipe, bare, db
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -239,7 +248,6 @@ def history(repeats: int) -> dict:
                         "--months", "2025-11..2026-10", "--seed", "3"], cwd=REPO_ROOT, check=True, capture_output=True)
         marker.write_text("{}")
     work = BENCH / "H" / "work"
-    first = median_of(repeats, lambda: pipeline_run(raw, work, ["2025-11"]))
     pipeline_run(raw, work, [f"2025-{m:02d}" for m in (11, 12)] + [f"2026-{m:02d}" for m in range(1, 10)])
     snapshot = BENCH / "H" / "after11"
     shutil.rmtree(snapshot, ignore_errors=True)
@@ -250,7 +258,12 @@ def history(repeats: int) -> dict:
         shutil.copytree(snapshot, work)
         return pipeline_run(raw, work, ["2026-10"], fresh=False)
 
-    last = median_of(repeats, month12)
+    # alternating, so that both see the same load from whatever else runs on the machine
+    first_runs, last_runs = [], []
+    for _ in range(repeats):
+        first_runs.append(pipeline_run(raw, BENCH / "H" / "work-month1", ["2025-11"]))
+        last_runs.append(month12())
+    first, last = summarize(first_runs), summarize(last_runs)
     return {"month1": first, "month12": last, "events_month1": events_in_month(raw, "2025-11"),
             "events_month12": events_in_month(raw, "2026-10")}
 
@@ -278,9 +291,8 @@ def bench_size(size: str, repeats: int) -> dict:
     print(f"[bench] {size}: {events:,} events in {month} (load average {load:.1f})", flush=True)
     size_dir = BENCH / size
     work = size_dir / "work"
-    pipe = median_of(reps, lambda: pipeline_run(raw, work, [month]))
+    pipe, bare, bare_db = pipeline_and_bare(raw, month, size_dir, reps)
     print(f"[bench] {size}: pipeline {pipe['seconds']:.2f}s (runs {pipe['runs']})", flush=True)
-    bare, bare_db = bare_baseline(raw, month, size_dir, reps)
     print(f"[bench] {size}: bare {bare['seconds']:.2f}s (runs {bare['runs']})", flush=True)
     ok, tables = baseline.agree(work / "warehouse.duckdb", bare_db, month)  # the last pipeline run's warehouse
     print(f"[bench] {size}: pipeline and bare {'agree' if ok else 'DISAGREE'} on every published table:\n"
