@@ -352,7 +352,7 @@ def main(argv=None) -> int:
     hist = history(args.repeats) if args.history else previous.get("history")
     (BENCH / "results.json").write_text(json.dumps({"results": results, "history": hist, "launched": launched},
                                                    indent=1, default=str))
-    Path(args.out).write_text(render(results, hist, launched))
+    Path(args.out).write_text(render(results, hist, launched) + kept_notes(Path(args.out)))
     print(f"[bench] wrote {args.out}")
     disagree = [s for s, r in results.items() if not r["agreement"]["ok"]]
     if disagree:
@@ -437,6 +437,19 @@ def targets(results: dict, hist: dict | None, launched: dict | None) -> list[tup
         rows.append(("`fairuse generate`: 10 M events < 1 min", f"{per10m:.0f} s per 10 M rows (size {s})",
                      _verdict(per10m < 60)))
     return rows
+
+
+NOTES_MARKER = "<!-- notes: written by hand, kept when make bench rewrites the numbers above -->"
+
+
+def kept_notes(out: Path) -> str:
+    """The hand-written part of an existing report (from NOTES_MARKER on), carried over to the new one."""
+    try:
+        text = out.read_text()
+    except OSError:
+        return ""
+    i = text.find(NOTES_MARKER)
+    return "\n" + text[i:] if i >= 0 else ""
 
 
 def render(results: dict, hist: dict | None, launched: dict | None = None) -> str:
