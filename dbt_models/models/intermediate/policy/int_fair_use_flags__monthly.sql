@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy=month_strategy('delete+insert'), unique_key=month_unique_key(), partition_by=month_partition_by(), tags=['policy']) }}
+{{ config(materialized='incremental', incremental_strategy=month_strategy('append'), partition_by=month_partition_by(), pre_hook="{{ delete_month_being_built() }}", tags=['policy']) }}
 -- Grain: month x user_id x metric, flagged only, for the month being built (streaks are added in
 -- fct_fair_use_flags, which sees every month).
 -- A user-month-metric is flagged (CONTRACT §3) when the offering behind the metric is free for the user's

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy=month_strategy('delete+insert'), unique_key=month_unique_key(), partition_by=month_partition_by(), tags=['policy']) }}
+{{ config(materialized='incremental', incremental_strategy=month_strategy('append'), partition_by=month_partition_by(), pre_hook="{{ delete_month_being_built() }}", tags=['policy']) }}
 -- sqlfluff:indentation:template_blocks_indent:False
 -- Grain: month x user_id x metric. The four policed metrics of each user-month (CONTRACT §2), as exact integers
 -- (`value_units`) over a divisor (60 for call minutes, 1 otherwise), so that cohort sums and leave-one-out

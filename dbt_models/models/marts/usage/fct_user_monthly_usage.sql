@@ -1,5 +1,5 @@
 -- Grain: month x user_id, for every user active in the month or with counted usage in it (CONTRACT §3).
--- Built one month at a time: incremental, delete+insert on `month`.
+-- Built one month at a time: incremental, the month deleted then appended (dbt_project.yml, marts).
 with
 
 users as (
