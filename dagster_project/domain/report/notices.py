@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import decimal
+import functools
 import hashlib
 import io
 from dataclasses import dataclass
@@ -61,8 +62,14 @@ def environment() -> jinja2.Environment:
     return env
 
 
+@functools.cache
+def _markdown() -> MarkdownIt:
+    """One parser per process: building one compiles its rules (a month can have thousands of notices)."""
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
 def _markdown_to_html(text: str) -> str:
-    return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    return _markdown().render(text)
 
 
 def unit_rate(policy: Policy | None, metric: str, currency: str | None) -> decimal.Decimal | None:

@@ -173,6 +173,24 @@ def _atomic_write(path: Path, data: bytes) -> bool:
     return True
 
 
+def _write_all(files: dict[Path, bytes]) -> int:
+    """`_atomic_write` for many files with one flush to disk: the files that differ are written to temporary
+    names, the disk is synced once (not once per file: a month can have thousands of notices), then each is
+    renamed into place. Returns how many were written."""
+    todo = {p: d for p, d in files.items() if not (p.exists() and p.read_bytes() == d)}
+    staged = []
+    for path, data in todo.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        tmp.write_bytes(data)
+        staged.append((tmp, path))
+    if staged:
+        os.sync()  # every temporary file is on disk before any of them replaces a file
+    for tmp, path in staged:
+        os.replace(tmp, path)
+    return len(staged)
+
+
 def _archive(notices_dir: Path, previous: list[dict], revision: int) -> None:
     """Keep the notice set that is about to change under revisions/rNNN (never overwritten)."""
     keep = notices_dir / "revisions" / f"r{revision:03d}"
@@ -267,10 +285,11 @@ def build_month_report(warehouse: Path, exports_dir: Path, reports_dir: Path, mo
                 if r["account_id"] not in current:
                     for c in ("notice_md", "notice_html"):
                         (notices_dir / r[c]).unlink(missing_ok=True)
-    written = 0
+    files = {}
     for n in notices:
-        written += _atomic_write(notices_dir / f"{n.account_id}.md", n.markdown.encode("utf-8"))
-        written += _atomic_write(notices_dir / f"{n.account_id}.html", n.html.encode("utf-8"))
+        files[notices_dir / f"{n.account_id}.md"] = n.markdown.encode("utf-8")
+        files[notices_dir / f"{n.account_id}.html"] = n.html.encode("utf-8")
+    written = _write_all(files)
     written += _atomic_write(notices_dir / "index.csv", csv_bytes(INDEX_COLUMNS, index_rows))
     if changed:
         written += _atomic_write(notices_dir / "changes.csv", csv_bytes(CHANGES_COLUMNS, changed))
