@@ -305,6 +305,9 @@ def main(argv=None) -> int:
     ap.add_argument("--launcher", action=argparse.BooleanOptionalAction, default=True,
                     help="time one month launched through the Dagster run launcher (needs launcher.py)")
     ap.add_argument("--out", default=str(REPO_ROOT / "BENCHMARKS.md"))
+    ap.add_argument("--spark-sizes", default="K",
+                    help="sizes for the Spark leg (tools/bench/spark.py: local[1], local[2] vs DuckDB; '' for none; "
+                         "skipped without Java or the spark extra)")
     args = ap.parse_args(argv)
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in SIZES]
@@ -328,6 +331,10 @@ def main(argv=None) -> int:
             print("[bench] no dagster_project/tools/bench/launcher.py (or no launch function): UI-launched month "
                   "not measured", flush=True)
     hist = history(args.repeats) if args.history else None
+    if args.spark_sizes:
+        from dagster_project.tools.bench import spark as spark_bench
+
+        spark_bench.main(["--sizes", args.spark_sizes])
     (BENCH / "results.json").write_text(json.dumps({"results": results, "history": hist, "launched": launched},
                                                    indent=1, default=str))
     Path(args.out).write_text(render(results, hist, launched))
