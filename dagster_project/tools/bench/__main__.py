@@ -334,7 +334,7 @@ def main(argv=None) -> int:
     if args.spark_sizes:
         from dagster_project.tools.bench import spark as spark_bench
 
-        spark_bench.main(["--sizes", args.spark_sizes])
+        spark_bench.main(["--sizes", args.spark_sizes, "--repeats", str(args.repeats)])
     (BENCH / "results.json").write_text(json.dumps({"results": results, "history": hist, "launched": launched},
                                                    indent=1, default=str))
     Path(args.out).write_text(render(results, hist, launched))

@@ -58,8 +58,35 @@ def engine_run(raw: Path, work: Path, month: str, engine: str, master: str | Non
             "warehouse": str(work / "warehouse.duckdb")}
 
 
-def spark_leg(size: str, raw: Path, masters=DEFAULT_MASTERS, out_root: Path | None = None) -> dict:
-    """DuckDB, then Spark with each master, on the month of `raw` (its only or last month folder)."""
+def widened_copy(spark_wh: Path, duck_wh: Path) -> tuple[Path, list[str]]:
+    """A copy of the Spark engine's warehouse in which the BIGINT columns the DuckDB engine has as HUGEINT (DuckDB's
+    sum of integers; the one type that differs, same values) are HUGEINT too, so the benchmark's row-for-row
+    `agree` (which also compares types) can judge the values. Returns the copy and the columns widened."""
+    import duckdb
+
+    copy = spark_wh.with_name(spark_wh.stem + ".widened.duckdb")
+    shutil.copyfile(spark_wh, copy)
+    con = duckdb.connect(str(copy))
+    widened = []
+    try:
+        con.execute("attach ? as d (read_only)", [str(duck_wh)])
+        rows = con.execute(
+            "select s.schema_name, s.table_name, s.column_name from duckdb_columns() s join duckdb_columns() d "
+            "using (schema_name, table_name, column_name) where s.database_name = current_database() and "
+            "d.database_name = 'd' and s.data_type = 'BIGINT' and d.data_type = 'HUGEINT'").fetchall()
+        for schema, table, column in rows:
+            con.execute(f'alter table {schema}.{table} alter column "{column}" type hugeint')
+            widened.append(f"{schema}.{table}.{column}")
+    finally:
+        con.close()
+    return copy, widened
+
+
+def spark_leg(size: str, raw: Path, masters=DEFAULT_MASTERS, repeats: int = 1, out_root: Path | None = None) -> dict:
+    """DuckDB, then Spark with each master, on the month of `raw` (its only or last month folder); `repeats` rounds,
+    the masters' order reversed every other round (the machine may be shared: a neighbour's load falls on both)."""
+    import statistics
+
     from dagster_project.domain.raw_files import months_in_raw
     from dagster_project.tools.bench import baseline
     from dagster_project.tools.bench.__main__ import events_in_month
@@ -68,21 +95,32 @@ def spark_leg(size: str, raw: Path, masters=DEFAULT_MASTERS, out_root: Path | No
     events = events_in_month(raw, month)
     root = (out_root or BENCH / "spark") / size
     print(f"[bench spark] {size}: {events:,} events in {month} ({raw})", flush=True)
-    runs = [engine_run(raw, root / "duckdb", month, "duckdb")]
-    print(f"[bench spark] {size}: duckdb {runs[0]['seconds']:.1f}s", flush=True)
-    for master in masters:
-        r = engine_run(raw, root / master.replace("[", "-").replace("]", ""), month, "spark", master)
-        ok, tables = baseline.agree(Path(runs[0]["warehouse"]), Path(r["warehouse"]), month)
-        r["agrees_with_duckdb"] = ok
-        r["differing_tables"] = [t.table for t in tables if not t.equal]
-        runs.append(r)
-        verdict = "agrees with DuckDB" if ok else f"DISAGREES: {r['differing_tables']}"
-        print(f"[bench spark] {size}: spark {master} {r['seconds']:.1f}s (dbt {r['stages']['dbt']:.1f}s; {verdict})",
-              flush=True)
+    runs = []
+    for i in range(repeats):
+        duck = engine_run(raw, root / "duckdb", month, "duckdb")
+        runs.append(duck)
+        print(f"[bench spark] {size}: duckdb {duck['seconds']:.1f}s", flush=True)
+        for master in (masters if i % 2 == 0 else list(reversed(masters))):
+            r = engine_run(raw, root / master.replace("[", "-").replace("]", ""), month, "spark", master)
+            widened, r["hugeint_columns"] = widened_copy(Path(r["warehouse"]), Path(duck["warehouse"]))
+            ok, tables = baseline.agree(Path(duck["warehouse"]), widened, month)
+            r["agrees_with_duckdb"] = ok
+            r["differing_tables"] = [t.table for t in tables if not t.equal]
+            runs.append(r)
+            verdict = "agrees with DuckDB" if ok else f"DISAGREES: {r['differing_tables']}"
+            print(f"[bench spark] {size}: spark {master} {r['seconds']:.1f}s (dbt {r['stages']['dbt']:.1f}s; "
+                  f"{verdict})", flush=True)
     for r in runs:
         r["events_per_second"] = events / r["seconds"]
         r["dbt_events_per_second"] = events / r["stages"]["dbt"] if r["stages"]["dbt"] else None
-    return {"size": size, "month": month, "events": events, "raw": str(raw), "runs": runs}
+    medians = {}
+    for key in ["duckdb", *masters]:
+        mine = [r for r in runs if (r["master"] or "duckdb") == key]
+        medians[key] = {"seconds": statistics.median(r["seconds"] for r in mine),
+                        "dbt_seconds": statistics.median(r["stages"]["dbt"] for r in mine),
+                        "runs": [round(r["seconds"], 1) for r in mine]}
+        medians[key]["events_per_second"] = events / medians[key]["seconds"]
+    return {"size": size, "month": month, "events": events, "raw": str(raw), "runs": runs, "medians": medians}
 
 
 def render(results: list[dict]) -> str:
@@ -97,6 +135,10 @@ def render(results: list[dict]) -> str:
                 f"{st['exports']:.1f} | {st['orchestration']:.1f} | "
                 f"{'-' if r['engine'] == 'duckdb' else ('yes' if r['agrees_with_duckdb'] else 'NO')} | "
                 f"{r['load_before'][0]:.2f} / {r['load_after'][0]:.2f} |")
+    for res in results:
+        lines.append(f"\n{res['size']} medians: " + "; ".join(
+            f"{k} {m['seconds']:.1f} s ({m['events_per_second']:,.0f} events/s, runs {m['runs']})"
+            for k, m in res.get("medians", {}).items()))
     return "\n".join(lines)
 
 
@@ -105,6 +147,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="K", help="comma-separated sizes (folders <raw-root>/<size>/raw)")
     ap.add_argument("--raw-root", default=str(BENCH), help="folder holding <size>/raw (default data/bench)")
     ap.add_argument("--masters", default=",".join(DEFAULT_MASTERS))
+    ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--out", default=str(BENCH / "spark_results.json"))
     args = ap.parse_args(argv)
     from dagster_project.domain.spark_engine import spark_available
@@ -119,7 +162,7 @@ def main(argv=None) -> int:
     previous = json.loads(out.read_text()) if out.exists() else {}
     for size in [s.strip() for s in args.sizes.split(",") if s.strip()]:
         t0 = time.time()
-        results.append(spark_leg(size, Path(args.raw_root) / size / "raw", args.masters.split(",")))
+        results.append(spark_leg(size, Path(args.raw_root) / size / "raw", args.masters.split(","), args.repeats))
         results[-1]["wall_clock_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0))
         previous[size] = results[-1]
         out.write_text(json.dumps({**previous, "machine": f"{platform.machine()}, {os.cpu_count()} cores"},
