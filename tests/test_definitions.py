@@ -100,3 +100,39 @@ def test_importing_the_package_has_no_side_effects(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (sorted(p.name for p in data.iterdir()) if data.exists() else []) == listing
+
+
+def test_one_setting_picks_the_engine(tmp_path):
+    """FAIRUSE_ENGINE (or --engine) reaches the resource the assets read; the default is DuckDB; a typo is refused
+    naming the variable; `fairuse run --engine` parses."""
+    from dagster_project.cli.args import build_parser
+    from dagster_project.defs.resources import FairuseResource
+    from dagster_project.domain.engine import DuckDBEngine, engine_for
+    from dagster_project.domain.settings import SettingsError
+
+    wh = str(tmp_path / "wh.duckdb")
+    assert settings_from_env({}, warehouse=wh).engine == "duckdb"
+    assert isinstance(engine_for(settings_from_env({}, warehouse=wh)), DuckDBEngine)
+    spark = settings_from_env({"FAIRUSE_ENGINE": "spark", "FAIRUSE_SPARK_REMOTE": "sc://10.0.0.5:15002"}, warehouse=wh)
+    assert FairuseResource.from_settings(spark).settings() == spark
+    assert (spark.engine, spark.spark_remote) == ("spark", "sc://10.0.0.5:15002")
+    assert settings_from_env({"FAIRUSE_ENGINE": "spark"}, warehouse=wh, engine="duckdb").engine == "duckdb"
+    assert spark.spark_dir.parent == spark.build_db.parent  # the owner-only build folder
+    with pytest.raises(SettingsError, match="FAIRUSE_ENGINE"):
+        settings_from_env({"FAIRUSE_ENGINE": "sparkk"}, warehouse=wh)
+    assert build_parser().parse_args(["run", "--engine", "spark"]).engine == "spark"
+
+
+def test_pyspark_stays_out_unless_spark_runs(tmp_path):
+    """Loading the definitions (the UI), on either engine, and picking the DuckDB engine import no pyspark and no
+    dbt-spark: the default `make demo` never pays for them, and the UI loads without the spark extra."""
+    code = ("import sys; from dagster_project.definitions import build_definitions;"
+            "from dagster_project.domain.settings import settings_from_env;"
+            "from dagster_project.domain.engine import engine_for;"
+            f"wh = {str(tmp_path / 'wh.duckdb')!r};"
+            "[build_definitions(settings_from_env({'FAIRUSE_ENGINE': e}, warehouse=wh)) for e in ('duckdb', 'spark')];"
+            "engine_for(settings_from_env({}, warehouse=wh));"
+            "bad = [m for m in sys.modules if m.startswith(('pyspark', 'dbt.adapters.spark'))];"
+            "assert not bad, bad")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]

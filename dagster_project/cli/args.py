@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--policy", help="policy YAML (env FAIRUSE_POLICY_FILE)")
     r.add_argument("--month", type=parse_month, action="append",
                    help="a month to build (repeatable; default every month in the raw data)")
+    r.add_argument("--engine", choices=("duckdb", "spark"), default=None,
+                   help="what builds the dbt models (env FAIRUSE_ENGINE, default duckdb); the published warehouse "
+                        "and exports are the same DuckDB file and files either way")
     r.add_argument("--no-wait", action="store_true",
                    help="exit at once if another run is building this warehouse (default: wait for it)")
     r.add_argument("--lock-timeout", type=positive_float, default=None,

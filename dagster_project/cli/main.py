@@ -33,10 +33,12 @@ def _one_line(e: Exception) -> str:
 
 def _is_users_error(e: Exception) -> bool:
     """Errors the person can fix by what they typed or pointed at (exit 2); the rest are failures (exit 1)."""
+    from dagster_project.domain.engine import EngineUnavailable
     from dagster_project.domain.policy import PolicyError
+    from dagster_project.domain.settings import SettingsError
     from dagster_project.domain.warehouse_lock import WarehouseBusy
 
-    return isinstance(e, PolicyError | WarehouseBusy | FileNotFoundError)
+    return isinstance(e, PolicyError | WarehouseBusy | FileNotFoundError | SettingsError | EngineUnavailable)
 
 
 def _dispatch(args) -> int:
@@ -49,12 +51,14 @@ def _dispatch(args) -> int:
         return 0
     if args.command == "run":
         from dagster_project.cli.run import default_months, run_months, summary
+        from dagster_project.domain.engine import check_available
         from dagster_project.domain.policy import load_policy
 
-        settings = get_settings(args.raw_dir, args.warehouse, args.exports_dir, args.policy)
+        settings = get_settings(args.raw_dir, args.warehouse, args.exports_dir, args.policy, engine=args.engine)
         if args.lock_timeout is not None:
             settings = dataclasses.replace(settings, lock_timeout=args.lock_timeout)
         load_policy(settings.policy_file)  # validated before any work starts
+        check_available(settings)  # the Spark engine without Java or its extra: one line, before any work
         months = args.month or default_months(settings)
         if not months:
             print(f"fairuse run: no month folders under {settings.raw_dir}; generate sample data with "

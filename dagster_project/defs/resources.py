@@ -21,18 +21,26 @@ class FairuseResource(dg.ConfigurableResource):
     duckdb_memory_limit: str = "3GB"
     hash_key: str | None = None
     lock_timeout: float = 3600.0
+    engine: str = "duckdb"
+    spark_master: str = "local[2]"
+    spark_remote: str | None = None
+    spark_driver_memory: str = "4g"
 
     @classmethod
     def from_settings(cls, s: Settings) -> FairuseResource:
         return cls(raw_dir=str(s.raw_dir), warehouse=str(s.warehouse), exports_dir=str(s.exports_dir),
                    policy_file=str(s.policy_file), reports_dir=str(s.reports_dir),
-                   duckdb_memory_limit=s.duckdb_memory_limit, hash_key=s.hash_key, lock_timeout=s.lock_timeout)
+                   duckdb_memory_limit=s.duckdb_memory_limit, hash_key=s.hash_key, lock_timeout=s.lock_timeout,
+                   engine=s.engine, spark_master=s.spark_master, spark_remote=s.spark_remote,
+                   spark_driver_memory=s.spark_driver_memory)
 
     def settings(self) -> Settings:
         return Settings(raw_dir=Path(self.raw_dir), warehouse=Path(self.warehouse),
                         exports_dir=Path(self.exports_dir), policy_file=Path(self.policy_file),
                         reports_dir=Path(self.reports_dir), duckdb_memory_limit=self.duckdb_memory_limit,
-                        hash_key=self.hash_key, lock_timeout=self.lock_timeout)
+                        hash_key=self.hash_key, lock_timeout=self.lock_timeout, engine=self.engine,
+                        spark_master=self.spark_master, spark_remote=self.spark_remote,
+                        spark_driver_memory=self.spark_driver_memory)
 
     def policy(self) -> Policy:
         return load_policy(self.policy_file)

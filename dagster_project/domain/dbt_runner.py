@@ -50,7 +50,7 @@ from dagster_project.domain.dbt_project import DBT_PROJECT_DIR, newest_source_mt
 
 IN_PROCESS_DIR = DBT_PROJECT_DIR / "target" / "in-process"
 # What the parse must not see: the run's values would change the profile (and so dbt's partial-parse state).
-_PARSE_ENV_UNSET = ("FAIRUSE_HASH_KEY", "FAIRUSE_DUCKDB_MEMORY_LIMIT")
+_PARSE_ENV_UNSET = ("FAIRUSE_HASH_KEY", "FAIRUSE_DUCKDB_MEMORY_LIMIT", "FAIRUSE_SPARK_REMOTE")
 
 
 class DbtParseError(RuntimeError):
@@ -88,12 +88,11 @@ def dbt_database(build_db: Path) -> str:
     return DuckDBCredentials.path_derived_database_name(str(build_db))
 
 
-def _common_args(target: Path) -> list[str]:
-    # The DuckDB engine's runner: always the duckdb target, whatever FAIRUSE_ENGINE says (the Spark engine has its
-    # own entry point, domain/spark_engine.py, until `fairuse run --engine spark` is wired).
-    return ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target", "duckdb",
-            "--target-path", str(target), "--log-path", str(target), "--log-level-file", "none",
-            "--no-send-anonymous-usage-stats"]
+def _common_args(target: Path, profile_target: str = "duckdb") -> list[str]:
+    # Always an explicit profiles.yml output (the engine's: domain/engine.py), never FAIRUSE_ENGINE's default.
+    return ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target", profile_target, "--target-path", str(target), "--log-path", str(target),
+            "--log-level-file", "none", "--no-send-anonymous-usage-stats"]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -126,7 +125,7 @@ def _thaw(frozen: bytes) -> Any:
     return Manifest(**pickle.loads(frozen))  # lookups and caches are rebuilt lazily
 
 
-def _parse(database: str) -> tuple[Any, bytes]:
+def _parse(database: str, profile_target: str = "duckdb") -> tuple[Any, bytes]:
     """`dbt parse` in this process, with dbt's partial-parse state of this database name carried over: the
     Manifest and its manifest.json."""
     from dbt.cli.main import dbtRunner
@@ -143,7 +142,7 @@ def _parse(database: str) -> tuple[Any, bytes]:
         env.update({k: None for k in _PARSE_ENV_UNSET})
         try:
             with dbt_environment(env):
-                res = dbtRunner().invoke(["parse", *_common_args(tmp), "--quiet"])
+                res = dbtRunner().invoke(["parse", *_common_args(tmp, profile_target), "--quiet"])
         finally:
             _release_streams()
         parse_count += 1
@@ -181,7 +180,7 @@ def _save(database: str, key: tuple, frozen: bytes, manifest_json: bytes) -> Non
     os.replace(tmp, path)  # atomic: another process reads the old or the new one
 
 
-def _entry(database: str, force: bool) -> tuple[_Parsed, Any]:
+def _entry(database: str, force: bool, profile_target: str = "duckdb") -> tuple[_Parsed, Any]:
     """The cache entry of this database name, up to date with the project's files (and the Manifest object when
     this call parsed: it is pristine, no need to thaw a copy)."""
     with _lock:
@@ -194,20 +193,20 @@ def _entry(database: str, force: bool) -> tuple[_Parsed, Any]:
         if saved is not None:
             _parsed[database] = _Parsed(mtime, *saved)
             return _parsed[database], None
-        manifest, manifest_json = _parse(database)
+        manifest, manifest_json = _parse(database, profile_target)
         frozen = _freeze(manifest)
         _save(database, key, frozen, manifest_json)
         _parsed[database] = _Parsed(mtime, frozen, manifest_json)
         return _parsed[database], manifest
 
 
-def parsed_manifest(database: str, force: bool = False) -> Any:
+def parsed_manifest(database: str, force: bool = False, profile_target: str = "duckdb") -> Any:
     """A fresh (never built) copy of the project's Manifest for builds on a database of this name.
 
     From this process's cache while no file of the project changed; else from the copy the last parse of any
     process saved under target/in-process/ (same files, same dbt version); else parsed now (dbt's partial parsing
     from that same place)."""
-    entry, manifest = _entry(database, force)
+    entry, manifest = _entry(database, force, profile_target)
     return manifest if manifest is not None else _thaw(entry.frozen)
 
 
@@ -331,17 +330,21 @@ def _node_result(r: Any) -> NodeResult:
     )
 
 
-def dbt_build(args: Sequence[str], env: Mapping[str, str], build_db: Path) -> BuildResult:
+def dbt_build(args: Sequence[str], env: Mapping[str, str], build_db: Path | None = None, *,
+              profile_target: str = "duckdb", cache_name: str | None = None) -> BuildResult:
     """Run `dbt <args>` (a build) in this process against the cached parsed manifest, with `env` set for dbt.
 
+    `profile_target` is the profiles.yml output (the engine's); the parsed manifest is cached per `cache_name`
+    (default: the DuckDB catalog name of `build_db`; the Spark engine names its own, since what dbt bakes into the
+    manifest from the profile differs per output).
     dbt's console log (one line per node) goes to sys.stdout as it is at the call: `fairuse run` points it at the
     month's log file, a Dagster run at the step's captured stdout."""
     from dbt.cli.main import dbtRunner
 
     t0 = time.perf_counter()
-    database = dbt_database(build_db)
+    database = cache_name or dbt_database(build_db)
     before = parse_count
-    manifest = parsed_manifest(database)
+    manifest = parsed_manifest(database, profile_target=profile_target)
     manifest_seconds, parsed = time.perf_counter() - t0, parse_count != before
     IN_PROCESS_DIR.mkdir(parents=True, exist_ok=True)
     _prune_kept_targets()
@@ -349,7 +352,7 @@ def dbt_build(args: Sequence[str], env: Mapping[str, str], build_db: Path) -> Bu
     try:
         with dbt_environment(env):
             res = dbtRunner(manifest=manifest).invoke(
-                [*args, *_common_args(target), "--no-write-json", "--no-use-colors"])
+                [*args, *_common_args(target, profile_target), "--no-write-json", "--no-use-colors"])
     finally:
         _close_duckdb()
         _release_streams()

@@ -16,6 +16,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
 DEFAULT_POLICY_FILE = REPO_ROOT / "policy" / "fair_use_policy.yaml"
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
+ENGINES = ("duckdb", "spark")  # FAIRUSE_ENGINE / `fairuse run --engine`: what builds the dbt models (domain/engine.py)
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used (an unknown engine); the message names the variable or option."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,15 @@ class Settings:
     duckdb_memory_limit: str = "3GB"
     hash_key: str | None = None  # FAIRUSE_HASH_KEY; else a random key kept in <data>/.hash_key
     lock_timeout: float = 3600.0  # how long a run waits for another run of the same warehouse (seconds)
+    engine: str = "duckdb"  # FAIRUSE_ENGINE: duckdb | spark (domain/engine.py)
+    spark_master: str = "local[2]"  # FAIRUSE_SPARK_MASTER: the local Spark session's master (engine spark)
+    spark_remote: str | None = None  # FAIRUSE_SPARK_REMOTE: a Spark Connect server, sc://host:port (a cluster)
+    spark_driver_memory: str = "4g"  # FAIRUSE_SPARK_DRIVER_MEMORY: heap of the local Spark session
+
+    def __post_init__(self):
+        if self.engine not in ENGINES:
+            raise SettingsError(f"unknown engine {self.engine!r} (FAIRUSE_ENGINE / --engine): "
+                                f"one of {', '.join(ENGINES)}")
 
     @property
     def build_db(self) -> Path:
@@ -41,6 +55,12 @@ class Settings:
     @property
     def data_dir(self) -> Path:
         return self.warehouse.parent
+
+    @property
+    def spark_dir(self) -> Path:
+        """The Spark engine's catalog (an embedded Derby metastore) and its tables (warehouse dir), beside the
+        build database in the owner-only build folder: the tables outlive the process, queryable from Spark."""
+        return self.build_db.parent / (self.warehouse.stem + ".spark")
 
 
 def _abs(value: str | Path) -> Path:
@@ -55,6 +75,7 @@ def settings_from_env(
     warehouse: str | None = None,
     exports_dir: str | None = None,
     policy_file: str | None = None,
+    engine: str | None = None,
 ) -> Settings:
     """Explicit arguments win over FAIRUSE_* variables, which win over the defaults under data/."""
     env = os.environ if env is None else env
@@ -70,6 +91,10 @@ def settings_from_env(
         duckdb_memory_limit=env.get("FAIRUSE_DUCKDB_MEMORY_LIMIT", "3GB"),
         hash_key=env.get("FAIRUSE_HASH_KEY") or None,
         lock_timeout=float(env.get("FAIRUSE_LOCK_TIMEOUT", "3600")),
+        engine=(engine or env.get("FAIRUSE_ENGINE") or "duckdb").lower(),
+        spark_master=env.get("FAIRUSE_SPARK_MASTER") or "local[2]",
+        spark_remote=env.get("FAIRUSE_SPARK_REMOTE") or None,
+        spark_driver_memory=env.get("FAIRUSE_SPARK_DRIVER_MEMORY") or "4g",
     )
 
 
@@ -78,10 +103,11 @@ def get_settings(
     warehouse: str | None = None,
     exports_dir: str | None = None,
     policy_file: str | None = None,
+    engine: str | None = None,
 ) -> Settings:
     """`settings_from_env` of this process's environment (the CLI's options first)."""
     return settings_from_env(raw_dir=raw_dir, warehouse=warehouse, exports_dir=exports_dir,
-                             policy_file=policy_file)
+                             policy_file=policy_file, engine=engine)
 
 
 def hash_key(s: Settings) -> str:

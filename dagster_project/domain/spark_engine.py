@@ -1,42 +1,73 @@
-"""The Spark engine (FAIRUSE_ENGINE=spark): the same dbt models on Apache Spark, via dbt-spark's `session` method.
+"""The Spark engine (FAIRUSE_ENGINE=spark, `fairuse run --engine spark`): the same dbt models on Apache Spark, via
+dbt-spark's `session` method, behind the interface of domain/engine.py.
 
-Optional: needs `pip install -e '.[spark]'` (pyspark, dbt-spark) and a Java runtime. Nothing here is imported by
-the DuckDB engine; pyspark is imported inside the functions.
+Optional: needs `pip install -e '.[spark]'` (pyspark with its Spark Connect client, dbt-spark) and a Java runtime.
+Only domain/engine.py imports this module, and only when the engine is chosen; pyspark is imported inside the
+functions.
 
 - One SparkSession per process (`spark_session`), session time zone UTC. dbt-spark's `session` method calls
-  `SparkSession.builder.getOrCreate()`, so dbt runs on this very session (its catalog, views and functions).
-- The pseudonymisation key never appears in SQL text: it is registered as a session function
-  `fairuse_hash_key()` (a Python UDF closing over the key, from FAIRUSE_HASH_KEY) that macros/keyed_hash.sql's
-  `spark__keyed_hash` calls. Compiled SQL, logs and manifests only name the function.
+  `SparkSession.builder.getOrCreate()`, so dbt runs on this very session (its catalog, views and the key).
+  - Local (default): master `FAIRUSE_SPARK_MASTER` (local[2]) with a persistent catalog: Hive support with an
+    embedded Derby metastore and the tables' files under `Settings.spark_dir` (data/build/warehouse.spark/: the
+    owner-only build folder), so intermediate, marts and audit stay queryable from Spark after the process ends.
+    Spark's own log goes to spark.log there.
+  - A cluster (`FAIRUSE_SPARK_REMOTE=sc://host:port`): a Spark Connect session to that server; the catalog, the
+    tables and the files are the server's. dbt gets SPARK_REMOTE for its invocation, so its `getOrCreate()` returns
+    this session (profiles.yml output `spark_connect`).
+- The pseudonymisation key never appears in SQL text: it is a one-row temporary view `fairuse_hash_key` (column
+  `key`) made from a DataFrame of the key (`register_key`; over Spark Connect the value travels as data, not as
+  SQL), which macros/keyed_hash.sql's `spark__keyed_hash` reads as a scalar subquery. Compiled SQL, plans, column
+  names and logs only name the view. No Python UDF: a cluster needs no Python of ours.
 - The raw step (`record_month`): the footers are checked by the shared code (domain/raw_files.py, DuckDB in
   memory, no rows read); then, per dataset, a view `raw.<dataset>` over the month's explicit file list, each file
-  read in place (`parquet.\\`path\\``), cast to the contract's types, with source_file, source_row (the row's
-  position in its file: Spark's `_metadata.row_index`), delivered_at (the file's mtime) and the month; and the
-  delivery record `raw.delivered_files`.
-- `dbt_build_spark`: `dbt build --target spark` in this process.
-- `publish_from_spark`: the marts and audit tables copied (Spark -> Arrow -> DuckDB) into a DuckDB file laid
-  out like the DuckDB engine's warehouse.
+  read in place (`parquet.\\`path\\``) by whoever runs the session (on a cluster the raw folder must be readable at
+  the same path by the cluster), cast to the contract's types, with source_file, source_row (the row's position
+  in its file: Spark's `_metadata.row_index`), delivered_at (the file's mtime) and the month; and the delivery
+  record `raw.delivered_files`.
+- `dbt_build`: `dbt build` on the `spark` (or `spark_connect`) output of profiles.yml, in this process, through
+  domain/dbt_runner.py (the parsed manifest cached per output, per-node results for Dagster).
+- `publish`: the marts and audit tables copied Spark -> Arrow -> the DuckDB build file (settings.build_db: the
+  months rebuilt since the last publish, cross-month tables whole), then published as on DuckDB
+  (domain/publish.py): the same read-only warehouse file, the same exports.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
-import tempfile
-from collections.abc import Mapping
+import warnings
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
 from dagster_project.domain.contract import EVENT_DATASETS, REFERENCE_DATASETS, Dataset
+from dagster_project.domain.dbt_runner import BuildResult
+from dagster_project.domain.publish import PublishResult
 from dagster_project.domain.raw_files import BadRawFile, InspectedFile, inspect, list_files
+from dagster_project.domain.raw_load import DeliveryRecord
+from dagster_project.domain.settings import Settings
 
-KEY_FUNCTION = "fairuse_hash_key"
+KEY_VIEW = "fairuse_hash_key"
 SPARK_TYPES = {"VARCHAR": "string", "INTEGER": "int", "TIMESTAMP": "timestamp", "BOOLEAN": "boolean",
                "DATE": "date", "DECIMAL(10,4)": "decimal(10,4)", "BIGINT": "bigint"}
 PUBLISHED_SCHEMAS = ("marts", "audit")
+# Session settings dbt-spark's profile also sets (profiles.yml server_side_parameters); runtime ones, so a Spark
+# Connect session can set them too.
+RUNTIME_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.sql.ansi.enabled": "false",
+}
+LOG4J2 = """# Spark's log of the fairuse engine (written by domain/spark_engine.py): warnings and errors, to a file.
+rootLogger.level = warn
+rootLogger.appenderRef.file.ref = file
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {log}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = %d{{yyyy-MM-dd HH:mm:ss}} %p %c{{1}}: %m%n
+"""
 
 
 def spark_available() -> str | None:
@@ -53,36 +84,76 @@ def spark_available() -> str | None:
     return None
 
 
-def spark_session(warehouse_dir: Path, key: str | None = None):
-    """The process's SparkSession (local, 2 threads unless FAIRUSE_SPARK_MASTER), UTC, with the key function."""
+def profile_target(s: Settings) -> str:
+    """The profiles.yml output dbt builds with: `spark_connect` with a Spark Connect server, else `spark`."""
+    return "spark_connect" if s.spark_remote else "spark"
+
+
+_session = None  # the process's SparkSession (one JVM / one Connect session per process)
+
+
+def spark_session(s: Settings):
+    """The process's SparkSession (created on first use), UTC, with the key view registered."""
+    global _session
     from pyspark.sql import SparkSession
 
-    warehouse_dir = Path(warehouse_dir)
-    warehouse_dir.mkdir(parents=True, exist_ok=True)
-    warehouse_dir.chmod(0o700)
-    builder = (SparkSession.builder.master(os.environ.get("FAIRUSE_SPARK_MASTER", "local[2]"))
-               .appName("fairuse")
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.warehouse.dir", str(warehouse_dir / "spark-warehouse"))
-               .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
-               .config("spark.sql.shuffle.partitions", "4")
-               .config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.driver.bindAddress", "127.0.0.1")
-               .config("spark.driver.host", "127.0.0.1")
-               .config("spark.sql.ansi.enabled", "false"))
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
-    register_key(spark, key if key is not None else os.environ.get("FAIRUSE_HASH_KEY"))
-    return spark
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+    if _session is None:
+        if s.spark_remote:
+            spark = SparkSession.builder.remote(s.spark_remote).getOrCreate()
+        else:
+            spark = _local_builder(SparkSession.builder, s).getOrCreate()
+            spark.sparkContext.setLogLevel("ERROR")
+        for k, v in RUNTIME_CONF.items():
+            spark.conf.set(k, v)
+        _session = spark
+    register_key(_session, hash_key_of(s))
+    return _session
+
+
+def hash_key_of(s: Settings) -> str:
+    from dagster_project.domain.settings import hash_key
+
+    return hash_key(s)
+
+
+def local_conf(s: Settings) -> dict[str, str]:
+    """The static configuration of a local session: Hive catalog in an embedded Derby metastore and the tables'
+    files under `s.spark_dir` (created owner-only), Spark's log to a file there, loopback only, no UI."""
+    d = s.spark_dir
+    d.mkdir(parents=True, exist_ok=True)
+    d.parent.chmod(0o700)
+    d.chmod(0o700)
+    log4j = d / "log4j2.properties"
+    log4j.write_text(LOG4J2.format(log=d / "spark.log"))
+    java_opts = (f"-Dderby.system.home={d} -Dderby.stream.error.file={d / 'derby.log'} "
+                 f"-Dlog4j2.configurationFile=file:{log4j}")
+    return {
+        "spark.master": s.spark_master,
+        "spark.app.name": "fairuse",
+        "spark.driver.memory": s.spark_driver_memory,
+        "spark.driver.extraJavaOptions": java_opts,
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.warehouse.dir": str(d / "warehouse"),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={d / 'metastore_db'};create=true",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.host": "127.0.0.1",
+        **RUNTIME_CONF,
+    }
+
+
+def _local_builder(builder, s: Settings):
+    for k, v in local_conf(s).items():
+        builder = builder.config(k, v)
+    return builder.enableHiveSupport()
 
 
 def register_key(spark, key: str | None) -> None:
-    """`fairuse_hash_key()` in this session: the key, or null without one (keyed_hash then fails the run)."""
-    from pyspark.sql.types import StringType
-
-    value = key or None
-    spark.udf.register(KEY_FUNCTION, lambda: value, StringType())
+    """The temporary view `fairuse_hash_key` (one row, column `key`) in this session: the key, or null without one
+    (keyed_hash then fails the run). Made from data, never from SQL text."""
+    spark.createDataFrame([(key or None,)], "key string").createOrReplaceTempView(KEY_VIEW)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -118,7 +189,7 @@ def _view_sql(ds: Dataset, files: list[InspectedFile]) -> str:
             f"cast(null as timestamp) as delivered_at, cast(null as date) as {ds.partition} where false")
 
 
-def record_month(spark, raw_dir: Path, month: str) -> dict[str, int]:
+def record_month(spark, raw_dir: Path, month: str) -> DeliveryRecord:
     """Check every file of `YYYY-MM` and every snapshot (shared footer checks), then point raw.* at them."""
     raw_dir = Path(raw_dir)
     con = duckdb.connect()
@@ -129,7 +200,8 @@ def record_month(spark, raw_dir: Path, month: str) -> dict[str, int]:
         con.close()
     if not inspected["users"]:
         raise BadRawFile(f"{raw_dir / 'users'}: no users snapshot found; cannot resolve users")
-    spark.sql("create database if not exists raw")
+    if not spark.catalog.databaseExists("raw"):  # (Hive logs an error for "if not exists" on an existing one)
+        spark.sql("create database raw")
     for ds in EVENT_DATASETS + REFERENCE_DATASETS:
         spark.sql(f"create or replace view raw.{ds.name} as {_view_sql(ds, inspected[ds.name])}")
     rows = []
@@ -144,55 +216,22 @@ def record_month(spark, raw_dir: Path, month: str) -> dict[str, int]:
                 f"timestamp_micros({f.file.mtime_us}) as modified_at, cast({f.rows} as bigint) as rows_read")
     # The delivery record of the month being built (staging reads the month's event files and the snapshots).
     spark.sql("create or replace view raw.delivered_files as " + "\nunion all\n".join(rows))
-    return {n: len(fs) for n, fs in inspected.items()}
+    return DeliveryRecord(month, {n: len(fs) for n, fs in inspected.items()},
+                          {n: sum(f.rows for f in fs) for n, fs in inspected.items()})
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# dbt on Spark
+# Publishing from Spark: marts and audit into the DuckDB build file, then domain/publish.py
 
 
-def dbt_build_spark(dbt_vars: Mapping[str, Any], select: list[str] | None = None,
-                    key: str | None = None) -> Any:
-    """`dbt build --target spark` of one month in this process (on the session above); dbt's result."""
-    from dbt.cli.main import dbtRunner
-
-    from dagster_project.domain.dbt_project import DBT_PROJECT_DIR
-    from dagster_project.domain.dbt_runner import _release_streams, dbt_environment
-
-    target = DBT_PROJECT_DIR / "target" / "spark"
-    target.mkdir(parents=True, exist_ok=True)
-    args = ["build", "--target", "spark", "--vars", json.dumps(dict(dbt_vars)),
-            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(target), "--log-path", str(target), "--log-level-file", "none",
-            "--no-send-anonymous-usage-stats", "--no-write-json", "--no-use-colors",
-            # dbt's unit tests run once on DuckDB (tests/test_dbt_unit_tests.py), not in each month's build
-            "--exclude-resource-type", "unit_test"]
-    if select:
-        args += ["--select", *select]
-    try:
-        with dbt_environment({"FAIRUSE_ENGINE": "spark"}):
-            res = dbtRunner().invoke(args)
-    finally:
-        _release_streams()
-    return res
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Publishing from Spark
-
-
-def spark_tables(spark, schemas=PUBLISHED_SCHEMAS) -> list[str]:
+def spark_tables(spark, schemas: Iterable[str] = PUBLISHED_SCHEMAS) -> list[str]:
     out = []
     for schema in schemas:
         if not spark.catalog.databaseExists(schema):
             continue
-        out += [f"{schema}.{t.name}" for t in spark.catalog.listTables(schema) if not t.isTemporary
-                and t.tableType != "VIEW"]
+        out += [f"{schema}.{t.name}" for t in spark.catalog.listTables(schema)
+                if not t.isTemporary and t.tableType != "VIEW"]
     return sorted(out)
-
-
-def _column_types(spark, table: str) -> list[tuple[str, str]]:
-    return [(f.name, f.dataType.simpleString()) for f in spark.table(table).schema.fields]
 
 
 def _duck_type(spark_type: str) -> str:
@@ -204,75 +243,86 @@ def _duck_type(spark_type: str) -> str:
             "smallint": "SMALLINT", "tinyint": "TINYINT"}.get(t, "VARCHAR")
 
 
-def copy_to_duckdb(spark, path: Path, column_order: Mapping[str, list[str]] | None = None,
-                   column_types: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, int]:
-    """Every marts/audit table of the Spark catalog into a fresh DuckDB file at `path` (Arrow in between).
-    `column_order` (table -> columns) restores the model's column order (Spark puts partition columns last);
-    `column_types` (table -> column -> DuckDB type) the DuckDB engine's types where they differ (DuckDB's sum of
-    integers is HUGEINT, Spark's BIGINT)."""
-    path = Path(path)
-    fd, tmpname = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    os.unlink(tmpname)
+def _layout(spark, table: str) -> list[tuple[str, str]]:
+    """(column, DuckDB type) in the model's order: Spark lists partition columns (month) last; every month-grain
+    model selects its month first, so partition columns go back to the front."""
+    fields = [(f.name, f.dataType.simpleString()) for f in spark.table(table).schema.fields]
+    parts = {c.name for c in spark.catalog.listColumns(table) if c.isPartition}
+    ordered = [f for f in fields if f[0] in parts] + [f for f in fields if f[0] not in parts]
+    return [(c, _duck_type(t)) for c, t in ordered]
+
+
+def _spark_months(spark, table: str) -> set[str]:
+    return {str(r[0]) for r in spark.table(table).select("month").distinct().collect()}
+
+
+def copy_to_duckdb(spark, build_db: Path, months: Collection[str] = (),
+                   month_tables: Collection[str] = frozenset()) -> dict[str, int]:
+    """Bring the DuckDB file `build_db` up to the Spark catalog's marts and audit tables: for a month-grain table
+    (`month_tables`) already there with the same columns, only `months` (YYYY-MM-01) and any month present on one
+    side only are replaced; every other table is copied whole. Rows go Spark -> Arrow -> DuckDB (no files between).
+    Returns the rows per table."""
+    from pyspark.sql import functions as F
+
+    from dagster_project.domain import raw_load
+
+    con = raw_load.connect(build_db)  # owner-only folder, UTC, as the DuckDB engine's build database
     counts = {}
-    con = duckdb.connect(tmpname)
     try:
-        con.execute("set TimeZone = 'UTC'")
         for table in spark_tables(spark):
-            schema, _ = table.split(".")
-            con.execute(f"create schema if not exists {schema}")
-            types = dict(_column_types(spark, table))
-            order = list((column_order or {}).get(table) or types)
-            arrow = spark.table(table).select(*order).toArrow()  # noqa: F841 (read by DuckDB below)
-            wanted = (column_types or {}).get(table, {})
-            cols = ", ".join(f'cast("{c}" as {wanted.get(c) or _duck_type(types[c])}) as "{c}"' for c in order)
-            con.execute(f"create table {table} as select {cols} from arrow")
+            schema = table.split(".")[0]
+            layout = _layout(spark, table)
+            cols = [c for c, _ in layout]
+            select = ", ".join(f'cast("{c}" as {t}) as "{c}"' for c, t in layout)
+            existing = [(c, t) for c, t in con.execute(
+                "select column_name, data_type from duckdb_columns() where schema_name = ? and table_name = ? "
+                "order by column_index", table.split(".")).fetchall()]
+            df = spark.table(table).select(*cols)
+            if table in month_tables and existing == layout and "month" in cols:
+                here = {str(m) for (m,) in con.execute(f"select distinct month from {table}").fetchall()}
+                redo = sorted(set(months) | (_spark_months(spark, table) ^ here))
+                arrow = df.where(F.col("month").isin(redo)).toArrow()  # noqa: F841 (read by DuckDB below)
+                con.execute("begin")
+                if redo:
+                    marks = ", ".join("?" for _ in redo)
+                    con.execute(f"delete from {table} where month in ({marks})", redo)
+                con.execute(f"insert into {table} select {select} from arrow")
+                con.execute("commit")
+            else:
+                arrow = df.toArrow()  # noqa: F841 (read by DuckDB below)
+                con.execute(f"create schema if not exists {schema}")
+                con.execute(f"create or replace table {table} as select {select} from arrow")
             counts[table] = con.execute(f"select count(*) from {table}").fetchone()[0]
         con.execute("checkpoint")
     finally:
         con.close()
-    os.replace(tmpname, path)
     return counts
 
 
-class SparkBuildError(RuntimeError):
-    """A dbt build on Spark failed; the message names each failing node with dbt's error."""
+# ---------------------------------------------------------------------------------------------------------------
+# The engine (domain/engine.py)
 
 
-def _failures(res: Any) -> list[str]:
-    out = []
-    for r in getattr(res.result, "results", None) or []:
-        if str(r.status) in ("error", "fail"):
-            out.append(f"{r.node.resource_type} {r.node.name}: {(r.message or r.status)}".strip())
-    if res.exception is not None:
-        out.append(f"{type(res.exception).__name__}: {res.exception}")
-    return out
+class SparkEngine:
+    """Raw views, dbt and the tables on Spark; the published warehouse and exports as on DuckDB."""
 
+    name = "spark"
 
-def build_and_publish(raw_dir: Path, months: list[str], month_vars: list[Mapping[str, Any]], work_dir: Path,
-                      warehouse: Path, column_order_from: Path | None = None, key: str | None = None) -> dict:
-    """Build `months` in order on Spark (raw step, dbt build) and publish marts + audit to the DuckDB file
-    `warehouse`. `column_order_from`: a DuckDB warehouse whose column order the copy follows."""
-    spark = spark_session(Path(work_dir), key)
-    for month, dbt_vars in zip(months, month_vars, strict=True):
-        record_month(spark, raw_dir, month)
-        res = dbt_build_spark(dbt_vars)
-        if not res.success or _failures(res):
-            raise SparkBuildError(f"dbt build of {month} on Spark failed:\n  " + "\n  ".join(_failures(res)))
-    order = types = None
-    if column_order_from is not None:
-        con = duckdb.connect(str(column_order_from), read_only=True)
-        try:
-            order, types = {}, {}
-            for t, c, typ in con.execute(
-                    "select schema_name || '.' || table_name, column_name, data_type from duckdb_columns() "
-                    "where schema_name in ('marts', 'audit') order by 1, column_index").fetchall():
-                order.setdefault(t, []).append(c)
-                types.setdefault(t, {})[c] = typ
-        finally:
-            con.close()
-    return copy_to_duckdb(spark, warehouse, order, types)
+    def record_month(self, s: Settings, month: str) -> DeliveryRecord:
+        return record_month(spark_session(s), s.raw_dir, month)
 
+    def dbt_build(self, s: Settings, args: Sequence[str]) -> BuildResult:
+        from dagster_project.domain.dbt_runner import dbt_build
 
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+        spark_session(s)  # dbt's getOrCreate() must find this session (key view, configuration)
+        target = profile_target(s)
+        # dbt-spark's session cursor calls SparkSession.builder.getOrCreate(): SPARK_REMOTE makes it the Connect one
+        env = {"SPARK_REMOTE": s.spark_remote} if s.spark_remote else {}
+        return dbt_build(args, env=env, profile_target=target, cache_name=f"spark-{target}")
+
+    def publish(self, s: Settings, month: str, month_tables: Collection[str]) -> PublishResult:
+        from dagster_project.domain.publish import publish, unpublished_months
+
+        months = sorted({*unpublished_months(s.build_db), f"{month}-01"})
+        copy_to_duckdb(spark_session(s), s.build_db, months, month_tables)
+        return publish(s.build_db, s.warehouse, month, month_tables)

@@ -15,11 +15,13 @@
     )
 {%- endmacro %}
 
-{# Spark: the key is the session function fairuse_hash_key(), registered by dagster_project/domain/spark_engine.py
-   from FAIRUSE_HASH_KEY when the session starts (never SQL text); sha2(.., 256) is SHA-256 as lower-case hex. #}
+{# Spark: the key is the one-row temporary view fairuse_hash_key (column `key`), made from data by
+   dagster_project/domain/spark_engine.py when the session starts (never SQL text, no Python UDF: it works on a
+   Spark Connect cluster as locally); read as a scalar subquery, computed once per query. sha2(.., 256) is SHA-256
+   as lower-case hex, as DuckDB's sha256. #}
 {% macro spark__keyed_hash(column) -%}
     sha2(
-        coalesce(fairuse_hash_key(), raise_error('no pseudonymisation key: FAIRUSE_HASH_KEY'))
+        coalesce((select key from fairuse_hash_key), raise_error('no pseudonymisation key: FAIRUSE_HASH_KEY'))
         || ':' || {{ column }},
         256
     )

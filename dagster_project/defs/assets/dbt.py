@@ -31,10 +31,11 @@ from dagster_dbt.asset_utils import (
 from dagster_project.defs.partitions import monthly_partitions, one_month_per_run
 from dagster_project.defs.resources import FairuseResource
 from dagster_project.defs.warehouse_lock import hold_warehouse
-from dagster_project.domain.dbt_runner import BuildResult, DbtBuildError, dbt_build, dbt_environment
+from dagster_project.domain.dbt_runner import BuildResult, DbtBuildError, dbt_environment
 from dagster_project.domain.dbt_vars import dbt_vars_for_month
+from dagster_project.domain.engine import engine_for
 from dagster_project.domain.publish import mark_unpublished
-from dagster_project.domain.settings import DBT_PROJECT_DIR, dbt_env
+from dagster_project.domain.settings import DBT_PROJECT_DIR
 
 __all__ = ["FairuseDbtTranslator", "build_dbt_assets", "dbt_environment", "dbt_project"]
 
@@ -167,7 +168,7 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
         # Before dbt writes: the month's published tables are about to differ from the published file, until the
         # next publish (which copies the months so marked: domain/publish.py).
         mark_unpublished(s.build_db, month)
-        result = dbt_build(args, env=dbt_env(s), build_db=s.build_db)
+        result = engine_for(s).dbt_build(s, args)  # the engine's profiles.yml output (domain/engine.py)
         models = sum(n.is_model for n in result.nodes)
         tests = sum(n.resource_type == "test" for n in result.nodes)
         context.log.info(f"dbt build of {month}: {models} models, {tests} tests in {result.seconds:.2f}s; manifest "

@@ -12,7 +12,8 @@ from dagster_project.defs.partitions import monthly_partitions, one_month_per_ru
 from dagster_project.defs.resources import FairuseResource
 from dagster_project.defs.warehouse_lock import hold_warehouse
 from dagster_project.domain import exports
-from dagster_project.domain.publish import month_figures, month_partitioned_tables, publish
+from dagster_project.domain.engine import engine_for
+from dagster_project.domain.publish import month_figures, month_partitioned_tables
 
 WAREHOUSE_KEY = dg.AssetKey(["publish", "warehouse"])
 EXPORTS_KEY = dg.AssetKey(["publish", "finance_exports"])
@@ -57,7 +58,7 @@ def build_publish_assets(dbt_models: dg.AssetsDefinition) -> list[dg.AssetsDefin
     def published_warehouse(context: dg.AssetExecutionContext, fairuse: FairuseResource) -> dg.MaterializeResult:
         s = fairuse.settings()
         hold_warehouse(context, s)
-        published = publish(s.build_db, s.warehouse, context.partition_key, month_tables)
+        published = engine_for(s).publish(s, context.partition_key, month_tables)
         context.log.info(f"published {s.warehouse} ({published.mode}: {published.reason}) "
                          f"in {published.seconds:.2f}s")
         with duckdb.connect(str(s.warehouse), read_only=True) as con:

@@ -1,4 +1,5 @@
-"""The raw step as Dagster assets: one month's delivery record and in-place views (domain/raw_load.py).
+"""The raw step as Dagster assets: one month's delivery record and in-place views (domain/raw_load.py; on the Spark
+engine domain/spark_engine.py: domain/engine.py picks).
 
 Conservation (rows read = counted + quarantined + duplicates dropped) is checked where the rows are counted:
 the dbt tests of audit/load_balance, which are asset checks of that asset.
@@ -9,8 +10,8 @@ import dagster as dg
 from dagster_project.defs.partitions import monthly_partitions, one_month_per_run
 from dagster_project.defs.resources import FairuseResource
 from dagster_project.defs.warehouse_lock import hold_warehouse
-from dagster_project.domain import raw_load
 from dagster_project.domain.contract import EVENT_DATASETS, REFERENCE_DATASETS
+from dagster_project.domain.engine import engine_for
 
 RAW_DESCRIPTIONS = {
     "calls": "Call detail records of the month: the delivered Parquet files, read in place (view raw.calls).",
@@ -39,11 +40,7 @@ def raw_month(context: dg.AssetExecutionContext, fairuse: FairuseResource):
     s = fairuse.settings()
     fairuse.policy()  # an invalid policy file fails here, before anything is written
     hold_warehouse(context, s)
-    con = raw_load.connect(s.build_db, memory_limit=s.duckdb_memory_limit)
-    try:
-        record = raw_load.record_month(con, s.raw_dir, context.partition_key)
-    finally:
-        con.close()  # dbt needs the write lock next
+    record = engine_for(s).record_month(s, context.partition_key)
     for ds in EVENT_DATASETS + REFERENCE_DATASETS:
         yield dg.MaterializeResult(asset_key=RAW_KEYS[ds.name], metadata={
             "files": dg.MetadataValue.int(record.files[ds.name]),

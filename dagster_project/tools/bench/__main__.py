@@ -322,6 +322,9 @@ def main(argv=None) -> int:
                     help="start from the previous data/bench/results.json: what this invocation does not measure "
                          "(other sizes, the history, the launcher) is kept from there, so a report can be built "
                          "in parts")
+    ap.add_argument("--spark-sizes", default="K",
+                    help="sizes for the Spark leg (tools/bench/spark.py: local[1], local[2] vs DuckDB; '' for none; "
+                         "skipped without Java or the spark extra)")
     args = ap.parse_args(argv)
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in SIZES]
@@ -350,6 +353,10 @@ def main(argv=None) -> int:
     if launched is None:
         launched = previous.get("launched")
     hist = history(args.repeats) if args.history else previous.get("history")
+    if args.spark_sizes:
+        from dagster_project.tools.bench import spark as spark_bench
+
+        spark_bench.main(["--sizes", args.spark_sizes, "--repeats", str(args.repeats)])
     (BENCH / "results.json").write_text(json.dumps({"results": results, "history": hist, "launched": launched},
                                                    indent=1, default=str))
     Path(args.out).write_text(render(results, hist, launched) + kept_notes(Path(args.out)))
