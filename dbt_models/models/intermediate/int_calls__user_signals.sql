@@ -294,59 +294,61 @@ users as (
     group by user_id
 ),
 
+-- Counts as BIGINT on every engine (DuckDB's sum of integers is a HUGEINT, Spark's a BIGINT).
 final as (
     select
         u.month,
         u.account_id,
         u.user_id,
         u.calls,
-        coalesce(o.outbound_calls, 0) as outbound_calls,
-        coalesce(o.outbound_answered, 0) as outbound_answered,
+        cast(coalesce(o.outbound_calls, 0) as {{ dbt.type_bigint() }}) as outbound_calls,
+        cast(coalesce(o.outbound_answered, 0) as {{ dbt.type_bigint() }}) as outbound_answered,
         case when o.outbound_calls > 0 then cast(o.outbound_answered as double) / o.outbound_calls end
             as answer_seizure_ratio,
         o.average_talk_seconds,
         case when o.outbound_answered > 0 then cast(o.short_answered_calls as double) / o.outbound_answered end
             as short_call_share,
-        coalesce(o.distinct_destinations, 0) as distinct_destinations,
+        cast(coalesce(o.distinct_destinations, 0) as {{ dbt.type_bigint() }}) as distinct_destinations,
         case when o.outbound_calls > 0 then cast(o.distinct_destinations as double) / o.outbound_calls end
             as distinct_destination_share,
-        coalesce(n.new_number_calls, 0) as new_number_calls,
+        cast(coalesce(n.new_number_calls, 0) as {{ dbt.type_bigint() }}) as new_number_calls,
         case when o.outbound_calls > 0 then cast(coalesce(n.new_number_calls, 0) as double) / o.outbound_calls end
             as new_number_share,
         case when n.new_number_calls > 0 then cast(n.new_number_answered as double) / n.new_number_calls end
             as new_number_answer_ratio,
-        coalesce(cs.cold_sessions, 0) as cold_sessions,
-        coalesce(cs.cold_session_calls, 0) as cold_session_calls,
-        coalesce(cs.cold_session_new_number_calls, 0) as cold_session_new_number_calls,
+        cast(coalesce(cs.cold_sessions, 0) as {{ dbt.type_bigint() }}) as cold_sessions,
+        cast(coalesce(cs.cold_session_calls, 0) as {{ dbt.type_bigint() }}) as cold_session_calls,
+        cast(coalesce(cs.cold_session_new_number_calls, 0) as {{ dbt.type_bigint() }}) as cold_session_new_number_calls,
         case
             when cs.cold_session_new_number_calls > 0
                 then cast(cs.cold_session_new_number_answered as double) / cs.cold_session_new_number_calls
         end as cold_session_new_number_answer_ratio,
-        coalesce(o.api_calls, 0) as api_calls,
+        cast(coalesce(o.api_calls, 0) as {{ dbt.type_bigint() }}) as api_calls,
         case when o.outbound_calls > 0 then cast(o.api_calls as double) / o.outbound_calls end as api_share,
-        coalesce(h.peak_calls_per_hour, 0) as peak_calls_per_hour,
-        coalesce(g.session_gaps, 0) as session_gaps,
+        cast(coalesce(h.peak_calls_per_hour, 0) as {{ dbt.type_bigint() }}) as peak_calls_per_hour,
+        cast(coalesce(g.session_gaps, 0) as {{ dbt.type_bigint() }}) as session_gaps,
         cast(g.cadence_median_ms as double) / 1000 as cadence_median_seconds,
         cast(g.wrap_median_ms as double) / 1000 as wrap_median_seconds,
-        coalesce(g.regular_cadence_gaps, 0) as regular_cadence_gaps,
-        coalesce(g.regular_wrap_gaps, 0) as regular_wrap_gaps,
+        cast(coalesce(g.regular_cadence_gaps, 0) as {{ dbt.type_bigint() }}) as regular_cadence_gaps,
+        cast(coalesce(g.regular_wrap_gaps, 0) as {{ dbt.type_bigint() }}) as regular_wrap_gaps,
         case
             when g.session_gaps > 0
                 then cast(greatest(g.regular_cadence_gaps, g.regular_wrap_gaps) as double) / g.session_gaps
         end as regular_gap_share,
-        coalesce(oc.max_concurrent, 0) as max_concurrent_outbound_calls,
-        coalesce(oc.calls_at_concurrency, 0) as parallel_outbound_calls,
-        coalesce(o.voicemail_drops, 0) as voicemail_drops,
-        coalesce(v.max_voicemails_in_window, 0) as max_voicemails_in_window,
-        coalesce(i.inbound_calls, 0) as inbound_calls,
-        coalesce(i.direct_inbound_calls, 0) as direct_inbound_calls,
-        coalesce(i.distinct_callers, 0) as distinct_callers,
-        coalesce(ic.max_concurrent, 0) as max_concurrent_inbound_calls,
-        coalesce(ic.calls_at_concurrency, 0) as overlapping_inbound_calls,
-        coalesce(f.forwarded_calls, 0) as forwarded_calls,
-        coalesce(f.forwarded_numbers, 0) as forwarded_numbers,
-        coalesce(fc.max_concurrent_forwarded_calls, 0) as max_concurrent_forwarded_calls,
-        coalesce(fc.overlapping_forwarded_calls, 0) as overlapping_forwarded_calls
+        cast(coalesce(oc.max_concurrent, 0) as {{ dbt.type_bigint() }}) as max_concurrent_outbound_calls,
+        cast(coalesce(oc.calls_at_concurrency, 0) as {{ dbt.type_bigint() }}) as parallel_outbound_calls,
+        cast(coalesce(o.voicemail_drops, 0) as {{ dbt.type_bigint() }}) as voicemail_drops,
+        cast(coalesce(v.max_voicemails_in_window, 0) as {{ dbt.type_bigint() }}) as max_voicemails_in_window,
+        cast(coalesce(i.inbound_calls, 0) as {{ dbt.type_bigint() }}) as inbound_calls,
+        cast(coalesce(i.direct_inbound_calls, 0) as {{ dbt.type_bigint() }}) as direct_inbound_calls,
+        cast(coalesce(i.distinct_callers, 0) as {{ dbt.type_bigint() }}) as distinct_callers,
+        cast(coalesce(ic.max_concurrent, 0) as {{ dbt.type_bigint() }}) as max_concurrent_inbound_calls,
+        cast(coalesce(ic.calls_at_concurrency, 0) as {{ dbt.type_bigint() }}) as overlapping_inbound_calls,
+        cast(coalesce(f.forwarded_calls, 0) as {{ dbt.type_bigint() }}) as forwarded_calls,
+        cast(coalesce(f.forwarded_numbers, 0) as {{ dbt.type_bigint() }}) as forwarded_numbers,
+        cast(coalesce(fc.max_concurrent_forwarded_calls, 0) as {{ dbt.type_bigint() }})
+            as max_concurrent_forwarded_calls,
+        cast(coalesce(fc.overlapping_forwarded_calls, 0) as {{ dbt.type_bigint() }}) as overlapping_forwarded_calls
     from users as u
     left join outbound_stats as o on u.user_id = o.user_id
     left join new_numbers as n on u.user_id = n.user_id
