@@ -13,6 +13,7 @@ models/audit). A bad file raises `BadRawFile` before anything is written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,12 +70,19 @@ def _file_select(ds: Dataset, f: InspectedFile) -> str:
             f"from read_parquet({sql_str(str(f.file.path))}, file_row_number = true)")
 
 
-def _view_sql(ds: Dataset, files: list[InspectedFile]) -> str:
+def view_sql(ds: Dataset, files: list[InspectedFile],
+             file_select: Callable[[Dataset, InspectedFile], str] = _file_select,
+             type_name: Callable[[str], str] = str) -> str:
+    """The SQL of view raw.<dataset>: every file's select (`file_select`, the engine's reader), one after the other;
+    with no file, an empty relation of the same columns. `type_name` maps the contract's type names (VARCHAR,
+    BIGINT, ...) to the engine's. Shared by both engines (domain/spark_engine.py passes Spark's)."""
     if files:
-        return "\nunion all\n".join(_file_select(ds, f) for f in files)
-    cols = ", ".join(f"cast(null as {t}) as {c}" for c, t in ds.columns.items())
-    return (f"select {cols}, cast(null as varchar) as source_file, cast(null as bigint) as source_row, "
-            f"cast(null as timestamp) as delivered_at, cast(null as date) as {ds.partition} where false")
+        return "\nunion all\n".join(file_select(ds, f) for f in files)
+    cols = ", ".join(f"cast(null as {type_name(t)}) as {c}" for c, t in ds.columns.items())
+    return (f"select {cols}, cast(null as {type_name('VARCHAR')}) as source_file, "
+            f"cast(null as {type_name('BIGINT')}) as source_row, "
+            f"cast(null as {type_name('TIMESTAMP')}) as delivered_at, "
+            f"cast(null as {type_name('DATE')}) as {ds.partition} where false")
 
 
 def _replace_view(con: duckdb.DuckDBPyConnection, ds: Dataset, files: list[InspectedFile]) -> None:
@@ -82,7 +90,7 @@ def _replace_view(con: duckdb.DuckDBPyConnection, ds: Dataset, files: list[Inspe
                        "and table_name = ?", [ds.name]).fetchone()
     if kind and kind[0] != "VIEW":  # a build database from before raw stayed in place
         con.execute(f"drop table raw.{ds.name}")
-    con.execute(f"create or replace view raw.{ds.name} as {_view_sql(ds, files)}")
+    con.execute(f"create or replace view raw.{ds.name} as {view_sql(ds, files)}")
 
 
 def ensure_sources(con: duckdb.DuckDBPyConnection) -> None:

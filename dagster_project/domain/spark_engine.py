@@ -44,7 +44,7 @@ from dagster_project.domain.contract import EVENT_DATASETS, REFERENCE_DATASETS, 
 from dagster_project.domain.dbt_runner import BuildResult
 from dagster_project.domain.publish import PublishResult
 from dagster_project.domain.raw_files import BadRawFile, InspectedFile, inspect, list_files
-from dagster_project.domain.raw_load import DeliveryRecord
+from dagster_project.domain.raw_load import DeliveryRecord, view_sql
 from dagster_project.domain.settings import Settings
 
 KEY_VIEW = "fairuse_hash_key"
@@ -181,14 +181,6 @@ def _file_select(ds: Dataset, f: InspectedFile) -> str:
             f"from parquet.`{path}`")
 
 
-def _view_sql(ds: Dataset, files: list[InspectedFile]) -> str:
-    if files:
-        return "\nunion all\n".join(_file_select(ds, f) for f in files)
-    cols = ", ".join(f"cast(null as {SPARK_TYPES[t]}) as {c}" for c, t in ds.columns.items())
-    return (f"select {cols}, cast(null as string) as source_file, cast(null as bigint) as source_row, "
-            f"cast(null as timestamp) as delivered_at, cast(null as date) as {ds.partition} where false")
-
-
 def record_month(spark, raw_dir: Path, month: str) -> DeliveryRecord:
     """Check every file of `YYYY-MM` and every snapshot (shared footer checks), then point raw.* at them."""
     raw_dir = Path(raw_dir)
@@ -203,7 +195,8 @@ def record_month(spark, raw_dir: Path, month: str) -> DeliveryRecord:
     if not spark.catalog.databaseExists("raw"):  # (Hive logs an error for "if not exists" on an existing one)
         spark.sql("create database raw")
     for ds in EVENT_DATASETS + REFERENCE_DATASETS:
-        spark.sql(f"create or replace view raw.{ds.name} as {_view_sql(ds, inspected[ds.name])}")
+        sql = view_sql(ds, inspected[ds.name], _file_select, SPARK_TYPES.__getitem__)
+        spark.sql(f"create or replace view raw.{ds.name} as {sql}")
     rows = []
     for ds in EVENT_DATASETS + REFERENCE_DATASETS:
         for f in inspected[ds.name]:
