@@ -152,6 +152,16 @@ def test_notices_wording_numbers_and_computation():
         assert not PHONE.search(n.markdown) and not PHONE.search(n.html)
 
 
+def test_notice_html_renders_tables_and_shows_markup_as_text():
+    from dagster_project.domain.report.notices import _markdown_to_html
+
+    html = _markdown_to_html("Hello **acc-1**\n\n| user | used |\n|---|--:|\n| u-<b>1</b> & co | 1,200 |\n")
+    assert "<strong>acc-1</strong>" in html
+    assert '<td style="text-align: right">1,200</td>' in html
+    # a "<" in a value is shown, never interpreted or dropped
+    assert "<td>u-&lt;b&gt;1&lt;/b&gt; &amp; co</td>" in html
+
+
 def test_notice_without_the_policy_keeps_the_recorded_amount():
     data = _month(ladder=[{"account_id": "acc-1", "action": "limit_access", "consecutive_months": 3,
                            "flagged_users": 1, "excess_charge_amount": decimal.Decimal("3.00"), "currency": "NZD"}],
