@@ -98,6 +98,8 @@ def entry() -> None:
     flushed, then the process ends. Every file and database the command wrote was closed by the code that
     wrote it (DuckDB files checkpointed or their WAL replayed on the next open; the run history committed)."""
     code = main()
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)  # a profiler, debugger or coverage writes its results at teardown: let it
     atexit._run_exitfuncs()  # what Py_Finalize would run first: atexit callbacks, weakref finalizers
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
