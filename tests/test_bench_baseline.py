@@ -120,3 +120,18 @@ def test_no_ratio_when_the_sides_disagree():
     assert verdicts["K: 2.5 M-event month ≤ 8 s end to end"] == "not measured"
     text = render(results, None, None)
     assert "not reported: marts.fct_x differ(s)" in text and "**disagree**" in text
+
+
+def test_fresh_dir_sets_the_previous_run_aside_and_empty_trash_deletes_it(tmp_path, monkeypatch):
+    from dagster_project.tools.bench import measure
+
+    monkeypatch.setattr(measure, "TRASH", tmp_path / "trash")
+    work = tmp_path / "M" / "work"
+    assert measure.fresh_dir(work) == work and list(work.iterdir()) == []
+    (work / "notice.md").write_text("previous run")
+    measure.fresh_dir(work)
+    assert list(work.iterdir()) == []  # empty for the next run
+    aside = list((tmp_path / "trash").iterdir())
+    assert len(aside) == 1 and (aside[0] / "notice.md").read_text() == "previous run"  # moved, not deleted
+    measure.empty_trash()
+    assert not (tmp_path / "trash").exists()

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from dagster_project.domain.settings import REPO_ROOT
 from dagster_project.tools.bench import baseline
-from dagster_project.tools.bench.measure import BENCH, PY, rss_of
+from dagster_project.tools.bench.measure import BENCH, PY, empty_trash, fresh_dir, rss_of
 
 SIZES = {  # name -> (users, months, calls_per_user)
     "D": (2000, "2026-10", None),
@@ -89,8 +89,8 @@ def parse_steps(out: str) -> dict[str, float]:
 
 
 def pipeline_run(raw: Path, work: Path, months: list[str], fresh: bool = True) -> dict:
-    if fresh and work.exists():
-        shutil.rmtree(work)
+    if fresh:
+        fresh_dir(work)
     work.mkdir(parents=True, exist_ok=True)
     cmd = [PY, "-m", "dagster_project.cli.main", "run", "--raw-dir", str(raw),
            "--warehouse", str(work / "warehouse.duckdb"),
@@ -225,9 +225,7 @@ def launched_month(raw: Path, work: Path, month: str, repeats: int) -> dict | No
         return None
 
     def once() -> dict:
-        if work.exists():
-            shutil.rmtree(work)
-        work.mkdir(parents=True)
+        fresh_dir(work)
         r = fn(raw=raw, work=work, month=month)
         r = {"seconds": float(r)} if isinstance(r, int | float) else dict(r)
         r.setdefault("rss_gib", 0.0)
@@ -254,7 +252,7 @@ def history(repeats: int) -> dict:
     shutil.copytree(work, snapshot)
 
     def month12():
-        shutil.rmtree(work)
+        fresh_dir(work).rmdir()
         shutil.copytree(snapshot, work)
         return pipeline_run(raw, work, ["2026-10"], fresh=False)
 
@@ -361,6 +359,7 @@ def main(argv=None) -> int:
                                                    indent=1, default=str))
     Path(args.out).write_text(render(results, hist, launched) + kept_notes(Path(args.out)))
     print(f"[bench] wrote {args.out}")
+    empty_trash()  # the folders of earlier runs, set aside (not deleted) between measurements
     disagree = [s for s, r in results.items() if not r["agreement"]["ok"]]
     if disagree:
         print(f"[bench] no ratio for {', '.join(disagree)}: the bare script and the pipeline disagree (above)",

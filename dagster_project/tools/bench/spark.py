@@ -22,7 +22,7 @@ import shutil
 import time
 from pathlib import Path
 
-from dagster_project.tools.bench.measure import BENCH, PY, rss_of
+from dagster_project.tools.bench.measure import BENCH, PY, empty_trash, fresh_dir, rss_of
 
 HASH_KEY = "bench"
 DEFAULT_MASTERS = ("local[1]", "local[2]")
@@ -37,9 +37,7 @@ def engine_run(raw: Path, work: Path, month: str, engine: str, master: str | Non
     """`fairuse run --month M --engine E` in a fresh process on a fresh warehouse: seconds, per-stage seconds."""
     from dagster_project.tools.bench.__main__ import STAGES, parse_steps, stage_of
 
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
+    fresh_dir(work)
     cmd = [PY, "-m", "dagster_project.cli.main", "run", "--engine", engine, "--raw-dir", str(raw),
            "--warehouse", str(work / "warehouse.duckdb"), "--exports-dir", str(work / "exports"), "--month", month]
     env = {"FAIRUSE_HASH_KEY": HASH_KEY}
@@ -169,6 +167,7 @@ def main(argv=None) -> int:
                                   indent=1, default=str))
     print(render(results))
     print(f"[bench spark] wrote {out}")
+    empty_trash()
     return 0 if all(r.get("agrees_with_duckdb", True) for res in results for r in res["runs"]) else 1
 
 
