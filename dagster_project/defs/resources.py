@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from dagster_project.domain import gc_tuning
 from dagster_project.domain.policy import Policy, load_policy
 from dagster_project.domain.settings import Settings
 
@@ -33,6 +34,11 @@ class FairuseResource(dg.ConfigurableResource):
                    duckdb_memory_limit=s.duckdb_memory_limit, hash_key=s.hash_key, lock_timeout=s.lock_timeout,
                    engine=s.engine, spark_master=s.spark_master, spark_remote=s.spark_remote,
                    spark_driver_memory=s.spark_driver_memory)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """A run (UI, schedule, sensor, backfill) builds its month in its own process (in-process executor):
+        Python's collector tuned for that (domain/gc_tuning.py: ~0.25 s of collections less in the dbt step)."""
+        gc_tuning.for_building_months()
 
     def settings(self) -> Settings:
         return Settings(raw_dir=Path(self.raw_dir), warehouse=Path(self.warehouse),

@@ -1,0 +1,44 @@
+"""domain/gc_tuning.py: the collector thresholds of a process that builds months."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from dagster_project.domain import gc_tuning
+
+
+@pytest.fixture(autouse=True)
+def restore_thresholds():
+    saved = gc.get_threshold()
+    yield
+    gc.set_threshold(*saved)
+
+
+def test_raises_the_default_thresholds():
+    gc.set_threshold(700, 10, 10)  # Python's defaults
+    gc_tuning.for_building_months()
+    assert gc.get_threshold() == (50_000, 20, 1000)
+
+
+def test_never_lowers_a_higher_threshold_and_is_idempotent():
+    gc.set_threshold(80_000, 5, 5000)
+    gc_tuning.for_building_months()
+    gc_tuning.for_building_months()
+    assert gc.get_threshold() == (80_000, 20, 5000)
+
+
+def test_leaves_collection_switched_off():
+    gc.set_threshold(0)
+    gc_tuning.for_building_months()
+    assert gc.get_threshold()[0] == 0
+
+
+def test_nothing_is_tuned_at_import():
+    import subprocess
+    import sys
+
+    code = ("import gc; before = gc.get_threshold(); import dagster_project.cli.main, dagster_project.defs.resources; "
+            "assert gc.get_threshold() == before, gc.get_threshold()")
+    subprocess.run([sys.executable, "-c", code], check=True)
