@@ -345,3 +345,17 @@ def test_a_failing_model_fails_the_step_naming_the_model(two_months, monkeypatch
     kept = Path(outcomes[0].error.split("compiled SQL: ")[1].split()[0])  # kept for inspection: named, exists
     assert kept.is_dir()
     shutil.rmtree(kept)
+
+
+def test_publishes_incrementally_names_the_published_file_itself_not_a_copy(dbs, tmp_path):
+    build, wh = dbs
+    assert not pub.publishes_incrementally(build, wh)  # nothing published yet
+    _build_month(build, "2026-01")
+    pub.publish(build, wh, "2026-01", MONTH_TABLES)
+    assert pub.publishes_incrementally(build, wh)
+    linked = tmp_path / "linked.duckdb"
+    os.link(wh, linked)  # the same file (what the benchmark's restored history uses)
+    assert pub.publishes_incrementally(build, linked)
+    copied = tmp_path / "copied.duckdb"
+    shutil.copy2(wh, copied)  # same bytes, another file
+    assert not pub.publishes_incrementally(build, copied)

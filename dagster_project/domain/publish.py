@@ -105,6 +105,13 @@ def mark_unpublished(build_db: Path, month: str) -> None:
     _write_journal(build_db, published, [*(j["pending"] if j else []), _month_start(month)])
 
 
+def publishes_incrementally(build_db: Path, warehouse: Path) -> bool:
+    """Whether the next publish can start from `warehouse` (the journal names that very file: same inode, size,
+    modification time); a copy of it, or a file replaced by hand, is published by a full copy."""
+    j = _read_journal(build_db)
+    return j is not None and j.get("published") is not None and j.get("published") == _identity(warehouse)
+
+
 def unpublished_months(build_db: Path) -> list[str]:
     j = _read_journal(build_db)
     return list(j["pending"]) if j else []
