@@ -104,7 +104,10 @@ def pipeline_run(raw: Path, work: Path, months: list[str], fresh: bool = True) -
     for step, s in steps.items():
         stages[stage_of(step)] += s
     stages["orchestration"] = secs - sum(steps.values())
-    return {"seconds": secs, "rss_gib": rss, "stages": stages, "steps": steps}
+    # What each month took inside the process ("[YYYY-MM] done in 4.2s"): the run of the month, steps and Dagster
+    # around them, without the process's start (Python, imports, definitions, instance), paid once per command.
+    month = sum(float(x) for x in re.findall(r"^\[\d{4}-\d{2}\] done in ([\d.]+)s", out, re.M))
+    return {"seconds": secs, "rss_gib": rss, "stages": stages, "steps": steps, "month_seconds": month}
 
 
 def handwritten_usage(raw: Path, month: str, out_dir: Path) -> dict:
@@ -155,7 +158,7 @@ def median_of(n: int, fn) -> dict:
 def summarize(runs: list[dict]) -> dict:
     out = {"seconds": statistics.median(r["seconds"] for r in runs), "rss_gib": max(r["rss_gib"] for r in runs),
            "runs": [round(r["seconds"], 2) for r in runs]}
-    for key in ("raw_step", "sql", "close"):
+    for key in ("raw_step", "sql", "close", "month_seconds"):
         if key in runs[0]:
             out[key] = statistics.median(r[key] for r in runs)
     if "stages" in runs[0]:
@@ -427,8 +430,20 @@ def targets(results: dict, hist: dict | None, launched: dict | None) -> list[tup
         else:
             rows.append((name, f"{r['pipeline']['rss_gib']:.2f} GiB", _verdict(r["pipeline"]["rss_gib"] <= limit)))
 
+    def in_process(size: str, what: str, limit: float) -> None:
+        r = results.get(size)
+        name = f"{size}: {what} ≤ {limit:g} s, the month alone in a running process"
+        month = (r or {}).get("pipeline", {}).get("month_seconds")
+        if not month:
+            rows.append((name, "-", _verdict(None)))
+            return
+        rows.append((name, f"{month:.1f} s (`fairuse run`'s \"done in\": without the process's start)",
+                     _verdict(month <= limit)))
+
     end_to_end("D", "demo month (~0.5 M events)", 5)
     end_to_end("K", "2.5 M-event month", 8)
+    in_process("D", "demo month", 5)
+    in_process("K", "2.5 M-event month", 8)
     ratio("M", 1.5)
     m = results.get("M")
     rate = m["events"] / m["pipeline"]["seconds"] if m else None
