@@ -13,7 +13,7 @@ run watches), one connection per write, the files' layout.
 
 It also keeps one SQLAlchemy engine per file (the run's, the index) instead of creating and disposing of one
 for every write: Dagster's `_connect` does that ~250 times a month, and each new engine runs SQLAlchemy's
-first-connect dialect set-up (0.6-0.9 s of a demo month with the instance in DAGSTER_HOME). The engines use no
+first-connect dialect set-up (storing a demo month's 168 events: 0.70 s -> 0.43-0.54 s). The engines use no
 pool (NullPool): every write still opens its own connection and closes it, so the WAL is checkpointed into the
 run's file after each write as before (what the UI's live view watches), and no connection outlives a write. At
 most ENGINES_KEPT engines are kept (a long-lived process, the webserver, reads many runs).
