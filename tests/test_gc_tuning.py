@@ -29,6 +29,16 @@ def test_never_lowers_a_higher_threshold_and_is_idempotent():
     assert gc.get_threshold() == (80_000, 20, 5000)
 
 
+def test_loading_the_definitions_raises_only_the_young_threshold_and_a_run_then_the_rest():
+    gc.set_threshold(700, 10, 10)
+    gc_tuning.for_loading_definitions()  # any Dagster process (webserver, daemon, code server, run worker)
+    assert gc.get_threshold() == (50_000, 10, 10)
+    gc_tuning.for_building_months()  # the run's process, when its run starts
+    assert gc.get_threshold() == (50_000, 20, 1000)
+    gc_tuning.for_loading_definitions()  # never lowers
+    assert gc.get_threshold() == (50_000, 20, 1000)
+
+
 def test_leaves_collection_switched_off():
     gc.set_threshold(0)
     gc_tuning.for_building_months()
@@ -39,6 +49,6 @@ def test_nothing_is_tuned_at_import():
     import subprocess
     import sys
 
-    code = ("import gc; before = gc.get_threshold(); import dagster_project.cli.main, dagster_project.defs.resources; "
-            "assert gc.get_threshold() == before, gc.get_threshold()")
+    code = ("import gc; before = gc.get_threshold(); import dagster_project.cli.main, dagster_project.defs.resources, "
+            "dagster_project.definitions; assert gc.get_threshold() == before, gc.get_threshold()")
     subprocess.run([sys.executable, "-c", code], check=True)

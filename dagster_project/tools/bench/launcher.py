@@ -28,17 +28,18 @@ from dagster_project.domain.settings import REPO_ROOT
 
 JOB = "monthly_pipeline"
 LOCATION = "fairuse"
-# The instance of the measurement: runs launched at once (no queue, so no daemon needed), no telemetry.
-DAGSTER_YAML = """\
-run_coordinator:
-  module: dagster._core.run_coordinator
-  class: DefaultRunCoordinator
-run_launcher:
-  module: dagster._core.launcher
-  class: DefaultRunLauncher
-telemetry:
-  enabled: false
-"""
+# The instance of the measurement: the operators' (dagster_home.yaml: its event log storage, no telemetry), but runs
+# launched at once (no queue, so no daemon needed; the queue's limit goes with it).
+RUN_AT_ONCE = {"run_coordinator": {"module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator"},
+               "run_launcher": {"module": "dagster._core.launcher", "class": "DefaultRunLauncher"}}
+
+
+def dagster_yaml() -> str:
+    import yaml
+
+    config = yaml.safe_load((REPO_ROOT / "dagster_home.yaml").read_text()) or {}
+    config.pop("concurrency", None)
+    return yaml.safe_dump({**config, **RUN_AT_ONCE}, sort_keys=True)
 
 
 def _launch(month: str, dagster_home: Path, run_config: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -102,7 +103,7 @@ def time_launched_month(raw: Path, work: Path, month: str, executor: str | None 
     work = Path(work)
     home = work / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    (home / "dagster.yaml").write_text(dagster_yaml())
     env = {**os.environ, "DAGSTER_HOME": str(home), "FAIRUSE_RAW_DIR": str(raw),
            "FAIRUSE_WAREHOUSE": str(work / "warehouse.duckdb"), "FAIRUSE_EXPORTS_DIR": str(work / "exports")}
     if policy is not None:
