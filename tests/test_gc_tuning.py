@@ -52,3 +52,24 @@ def test_nothing_is_tuned_at_import():
     code = ("import gc; before = gc.get_threshold(); import dagster_project.cli.main, dagster_project.defs.resources, "
             "dagster_project.definitions; assert gc.get_threshold() == before, gc.get_threshold()")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_resource_tunes_a_runs_process_not_a_sensors_tick(tmp_path):
+    import dagster as dg
+
+    from dagster_project.defs.resources import FairuseResource
+    from dagster_project.domain.settings import get_settings
+
+    settings = get_settings(tmp_path / "raw", tmp_path / "warehouse.duckdb", tmp_path / "exports", None)
+    fairuse = FairuseResource.from_settings(settings)
+    gc.set_threshold(700, 10, 10)
+    with dg.build_resources({"fairuse": fairuse}):  # a sensor's or a schedule's tick: no run
+        pass
+    assert gc.get_threshold() == (700, 10, 10)
+
+    @dg.asset(required_resource_keys={"fairuse"})
+    def uses_it() -> None:
+        return None
+
+    assert dg.materialize([uses_it], resources={"fairuse": fairuse}).success  # a run
+    assert gc.get_threshold() == gc_tuning.THRESHOLDS
