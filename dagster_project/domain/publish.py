@@ -105,11 +105,15 @@ def mark_unpublished(build_db: Path, month: str) -> None:
     _write_journal(build_db, published, [*(j["pending"] if j else []), _month_start(month)])
 
 
+def _names(journal: dict | None, identity: list[int] | None) -> bool:
+    """Whether the journal was written by the publish of the file of this identity (inode, size, mtime)."""
+    return journal is not None and identity is not None and journal.get("published") == identity
+
+
 def publishes_incrementally(build_db: Path, warehouse: Path) -> bool:
     """Whether the next publish can start from `warehouse` (the journal names that very file: same inode, size,
     modification time); a copy of it, or a file replaced by hand, is published by a full copy."""
-    j = _read_journal(build_db)
-    return j is not None and j.get("published") is not None and j.get("published") == _identity(warehouse)
+    return _names(_read_journal(build_db), _identity(warehouse))
 
 
 def unpublished_months(build_db: Path) -> list[str]:
@@ -238,7 +242,7 @@ def _write_new_file(build_db: Path, warehouse: Path, tmp: Path, month: str | Non
                 else "no previous published file" if previous is None
                 else "no journal of what was published" if journal is None
                 else "the published file is not the one the last publish wrote"
-                if journal.get("published") != previous else None)
+                if not _names(journal, previous) else None)
     _remove(tmp)
     how = _clone(warehouse, tmp) if fallback is None else None
     con = duckdb.connect(str(tmp))

@@ -23,6 +23,11 @@ class SettingsError(ValueError):
     """A setting that cannot be used (an unknown engine); the message names the variable or option."""
 
 
+def build_db_for(warehouse: Path) -> Path:
+    """The build database of a warehouse file (`Settings.build_db`)."""
+    return warehouse.parent / "build" / (warehouse.stem + ".build.duckdb")
+
+
 @dataclass(frozen=True)
 class Settings:
     raw_dir: Path
@@ -50,7 +55,7 @@ class Settings:
         """The DuckDB file runs write to; only publishing touches `warehouse`. It holds phone numbers in clear
         (staging), so it lives in an owner-only folder (`build/` beside the warehouse, 0700) with its WAL and
         DuckDB's spill files."""
-        return self.warehouse.parent / "build" / (self.warehouse.stem + ".build.duckdb")
+        return build_db_for(self.warehouse)
 
     @property
     def data_dir(self) -> Path:

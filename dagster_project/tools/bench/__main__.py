@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from dagster_project.domain.publish import publishes_incrementally
-from dagster_project.domain.settings import REPO_ROOT
+from dagster_project.domain.settings import REPO_ROOT, build_db_for
 from dagster_project.tools.bench import baseline
 from dagster_project.tools.bench.measure import BENCH, PY, empty_trash, fresh_dir, rss_of
 
@@ -269,7 +269,7 @@ def history(repeats: int) -> dict:
     def month12():
         fresh_dir(work).rmdir()
         shutil.copytree(snapshot, work, copy_function=_link_published)
-        if not publishes_incrementally(work / "build" / "warehouse.build.duckdb", work / "warehouse.duckdb"):
+        if not publishes_incrementally(build_db_for(work / "warehouse.duckdb"), work / "warehouse.duckdb"):
             raise RuntimeError(f"{work}: the restored state would publish month 12 by a full copy")
         return pipeline_run(raw, work, ["2026-10"], fresh=False)
 
