@@ -359,3 +359,32 @@ def test_publishes_incrementally_names_the_published_file_itself_not_a_copy(dbs,
     copied = tmp_path / "copied.duckdb"
     shutil.copy2(wh, copied)  # same bytes, another file
     assert not pub.publishes_incrementally(build, copied)
+
+
+@pytest.mark.slow
+def test_a_month_table_whose_columns_changed_fails_the_next_month_naming_them(two_months):
+    """The lean incremental materialization (dbt_models/macros/materializations/) keeps on_schema_change='fail':
+    a month table built with other columns than the model now writes stops the next month, naming the table and
+    the columns, and nothing is published."""
+    import io
+
+    from dagster_project.cli.run import run_months
+    from dagster_project.domain.settings import get_settings
+
+    tmp, raw = two_months
+    settings = get_settings(str(raw), str(tmp / "drift" / "warehouse.duckdb"), str(tmp / "drift" / "exports"))
+    assert run_months(settings, ["2026-01"], out=io.StringIO())[0].success
+    published = _rows(settings.warehouse, "marts.fct_user_monthly_usage")
+    con = duckdb.connect(str(settings.build_db))
+    try:  # as a warehouse built by an older version would have it
+        con.execute("alter table marts.fct_user_monthly_usage alter column calls_inbound type hugeint")
+        con.execute("alter table marts.fct_user_monthly_usage add column retired_metric integer")
+    finally:
+        con.close()
+    outcome = run_months(settings, ["2026-02"], out=io.StringIO())[0]
+    assert not outcome.success
+    assert "fct_user_monthly_usage" in outcome.error and "out of sync" in outcome.error
+    assert "added calls_inbound BIGINT" in outcome.error
+    assert "removed calls_inbound HUGEINT" in outcome.error and "removed retired_metric INTEGER" in outcome.error
+    assert _rows(settings.warehouse, "marts.fct_user_monthly_usage") == published  # nothing published
+    shutil.rmtree(outcome.error.split("compiled SQL: ")[1].split()[0], ignore_errors=True)

@@ -1,0 +1,54 @@
+{#
+  DuckDB's `incremental`, lean, for this project's month tables (strategy append, the month deleted first by the
+  pre-hook): the first build (or a full refresh) creates the table from the model's query; later builds insert
+  the query's rows by column name, in the same transaction as the pre-hook's delete. dbt-duckdb's version builds
+  a temporary table, reads the columns of both tables through four adapter calls and inserts from the temporary
+  table: the same rows, and most of the extra cost of month 12 over month 1 (BENCHMARKS.md).
+  on_schema_change: only `fail` (this project's setting) is supported: the query's columns (DESCRIBE binds it,
+  nothing runs) must equal the table's, names and types, or the model fails naming the differences.
+#}
+{% materialization incremental, adapter='duckdb' %}
+    {%- do lean_materialization_unsupported() -%}
+    {%- set existing = load_cached_relation(this) -%}
+    {%- set target = this.incorporate(type='table') -%}
+    {%- set on_schema_change = config.get('on_schema_change') or 'fail' -%}
+    {%- set strategy = config.get('incremental_strategy') or 'append' -%}
+    {%- if on_schema_change != 'fail' or strategy != 'append' -%}
+        {%- do exceptions.raise_compiler_error(
+            "the lean DuckDB incremental (macros/materializations/incremental.sql) supports on_schema_change='fail' "
+            ~ "with the append strategy; " ~ this ~ " asks for " ~ on_schema_change ~ "/" ~ strategy) -%}
+    {%- endif -%}
+    {%- set rebuild = existing is none or not existing.is_table or should_full_refresh() -%}
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+    {%- if rebuild -%}
+        {%- if existing is not none and not existing.is_table -%}
+            {% call statement('drop_existing') -%} drop {{ existing.type }} {{ existing }} {%- endcall %}
+        {%- endif %}
+        {% call statement('main') -%}
+            create or replace table {{ target }} as (
+                {{ compiled_code }}
+            )
+        {%- endcall %}
+    {%- else -%}
+        {%- set changed = run_query(lean_schema_changes(target, compiled_code)) -%}
+        {%- if changed.rows | length > 0 -%}
+            {%- set lines = [] -%}
+            {%- for row in changed.rows -%}
+                {%- do lines.append(row[0] ~ ' ' ~ row[1] ~ ' ' ~ row[2]) -%}
+            {%- endfor -%}
+            {%- do exceptions.raise_compiler_error(
+                "The source and target schemas on this incremental model are out of sync (on_schema_change='fail'): "
+                ~ this ~ ": " ~ lines | join(', ') ~ ". Rebuild the table (--full-refresh).") -%}
+        {%- endif %}
+        {% call statement('main') -%}
+            insert into {{ target }} by name (
+                {{ compiled_code }}
+            )
+        {%- endcall %}
+    {%- endif %}
+    {{ run_hooks(post_hooks, inside_transaction=True) }}
+    {{ adapter.commit() }}
+    {{ run_hooks(post_hooks, inside_transaction=False) }}
+    {{ return({'relations': [target]}) }}
+{% endmaterialization %}
