@@ -39,7 +39,8 @@
             {%- endfor -%}
             {%- do exceptions.raise_compiler_error(
                 "The source and target schemas on this incremental model are out of sync (on_schema_change='fail'): "
-                ~ this ~ ": " ~ lines | join(', ') ~ ". Rebuild the table (--full-refresh).") -%}
+                ~ this ~ ": " ~ lines | join(", ") ~ ". The table was built by another version of the model: rebuild "
+                ~ "its months from the raw files (README, \"For operators\").") -%}
         {%- endif %}
         {% call statement('main') -%}
             insert into {{ target }} by name (
