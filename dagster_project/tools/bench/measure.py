@@ -37,7 +37,11 @@ def empty_trash() -> None:
 
 def rss_of(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:
     """Run `cmd` from a fresh Python that reports its children's peak RSS, so each measurement stands alone.
-    Returns (wall seconds of the whole process, peak RSS in GiB, the command's stdout)."""
+    Returns (wall seconds of the whole process, peak RSS in GiB, the command's stdout).
+
+    The file systems are flushed first (sync): files written just before (a restored snapshot of built months,
+    the previous run's outputs) would otherwise be written back to disk during the measured run."""
+    os.sync()
     code = ("import resource, subprocess, sys, time, json, os;"
             "t=time.perf_counter();p=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
             "s=time.perf_counter()-t;"
