@@ -388,3 +388,34 @@ def test_a_month_table_whose_columns_changed_fails_the_next_month_naming_them(tw
     assert "removed calls_inbound HUGEINT" in outcome.error and "removed retired_metric INTEGER" in outcome.error
     assert _rows(settings.warehouse, "marts.fct_user_monthly_usage") == published  # nothing published
     shutil.rmtree(outcome.error.split("compiled SQL: ")[1].split()[0], ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_a_model_whose_relation_changed_kind_is_rebuilt(two_months):
+    """A table where a view model now is, and a view where a table model is (an earlier version's
+    materialization): the lean materializations drop the other kind and build the model's."""
+    import io
+
+    from dagster_project.cli.run import run_months
+    from dagster_project.domain.settings import get_settings
+
+    tmp, raw = two_months
+    settings = get_settings(str(raw), str(tmp / "kinds" / "warehouse.duckdb"), str(tmp / "kinds" / "exports"))
+    assert run_months(settings, ["2026-01"], out=io.StringIO())[0].success
+    con = duckdb.connect(str(settings.build_db))
+    try:
+        con.execute("drop view staging.stg_usage__calls")
+        con.execute("create table staging.stg_usage__calls as select 1 as stale")
+        con.execute("drop table intermediate.int_users__as_of_month")
+        con.execute("create view intermediate.int_users__as_of_month as select 1 as stale")
+    finally:
+        con.close()
+    assert run_months(settings, ["2026-02"], out=io.StringIO())[0].success
+    con = duckdb.connect(str(settings.build_db), read_only=True)
+    try:
+        kinds = dict(con.execute(
+            "select table_schema || '.' || table_name, table_type from information_schema.tables "
+            "where table_name in ('stg_usage__calls', 'int_users__as_of_month')").fetchall())
+    finally:
+        con.close()
+    assert kinds == {"staging.stg_usage__calls": "VIEW", "intermediate.int_users__as_of_month": "BASE TABLE"}

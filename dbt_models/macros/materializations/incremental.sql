@@ -23,7 +23,7 @@
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
     {%- if rebuild -%}
         {%- if existing is not none and not existing.is_table -%}
-            {% call statement('drop_existing') -%} drop {{ existing.type }} {{ existing }} {%- endcall %}
+            {% do adapter.drop_relation(existing) %}
         {%- endif %}
         {% call statement('main') -%}
             create or replace table {{ target }} as (

@@ -8,7 +8,7 @@
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
     {%- if existing is not none and not existing.is_view -%}
-        {% call statement('drop_existing') -%} drop {{ existing.type }} {{ existing }} {%- endcall %}
+        {% do adapter.drop_relation(existing) %}
     {%- endif %}
     {% call statement('main') -%}
         create or replace view {{ target }} as (
