@@ -5,7 +5,8 @@
   a temporary table, reads the columns of both tables through four adapter calls and inserts from the temporary
   table: the same rows, and most of the extra cost of month 12 over month 1 (BENCHMARKS.md).
   on_schema_change: only `fail` (this project's setting) is supported: the query's columns (DESCRIBE binds it,
-  nothing runs) must equal the table's, names and types, or the model fails naming the differences.
+  nothing runs) must equal the table's, names and types, or the model fails naming the differences, before
+  anything is deleted.
 #}
 {% materialization incremental, adapter='duckdb' %}
     {%- do lean_materialization_unsupported() -%}
@@ -18,18 +19,8 @@
             "the lean DuckDB incremental (macros/materializations/incremental.sql) supports on_schema_change='fail' "
             ~ "with the append strategy; " ~ this ~ " asks for " ~ on_schema_change ~ "/" ~ strategy) -%}
     {%- endif -%}
-    {%- set rebuild = existing is none or not existing.is_table or should_full_refresh() -%}
-    {{ run_hooks(pre_hooks, inside_transaction=False) }}
-    {{ run_hooks(pre_hooks, inside_transaction=True) }}
-    {%- if rebuild -%}
-        {%- if existing is not none and not existing.is_table -%}
-            {% do adapter.drop_relation(existing) %}
-        {%- endif %}
-        {% call statement('main') -%}
-            create or replace table {{ target }} as (
-                {{ compiled_code }}
-            )
-        {%- endcall %}
+    {%- if existing is none or not existing.is_table or should_full_refresh() -%}
+        {%- set build_sql = lean_create_or_replace('table', compiled_code) -%}
     {%- else -%}
         {%- set changed = run_query(lean_schema_changes(target, compiled_code)) -%}
         {%- if changed.rows | length > 0 -%}
@@ -41,15 +32,12 @@
                 "The source and target schemas on this incremental model are out of sync (on_schema_change='fail'): "
                 ~ this ~ ": " ~ lines | join(", ") ~ ". The table was built by another version of the model: rebuild "
                 ~ "its months from the raw files (README, \"For operators\").") -%}
-        {%- endif %}
-        {% call statement('main') -%}
+        {%- endif -%}
+        {%- set build_sql -%}
             insert into {{ target }} by name (
                 {{ compiled_code }}
             )
-        {%- endcall %}
-    {%- endif %}
-    {{ run_hooks(post_hooks, inside_transaction=True) }}
-    {{ adapter.commit() }}
-    {{ run_hooks(post_hooks, inside_transaction=False) }}
-    {{ return({'relations': [target]}) }}
+        {%- endset -%}
+    {%- endif -%}
+    {{ return(lean_materialize('table', build_sql)) }}
 {% endmaterialization %}

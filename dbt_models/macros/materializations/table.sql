@@ -8,20 +8,5 @@
 #}
 {% materialization table, adapter='duckdb' %}
     {%- do lean_materialization_unsupported() -%}
-    {%- set existing = load_cached_relation(this) -%}
-    {%- set target = this.incorporate(type='table') -%}
-    {{ run_hooks(pre_hooks, inside_transaction=False) }}
-    {{ run_hooks(pre_hooks, inside_transaction=True) }}
-    {%- if existing is not none and not existing.is_table -%}
-        {% do adapter.drop_relation(existing) %}
-    {%- endif %}
-    {% call statement('main') -%}
-        create or replace table {{ target }} as (
-            {{ compiled_code }}
-        )
-    {%- endcall %}
-    {{ run_hooks(post_hooks, inside_transaction=True) }}
-    {{ adapter.commit() }}
-    {{ run_hooks(post_hooks, inside_transaction=False) }}
-    {{ return({'relations': [target]}) }}
+    {{ return(lean_materialize('table', lean_create_or_replace('table', compiled_code))) }}
 {% endmaterialization %}
