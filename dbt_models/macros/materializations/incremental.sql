@@ -9,7 +9,6 @@
   anything is deleted.
 #}
 {% materialization incremental, adapter='duckdb' %}
-    {%- do lean_materialization_unsupported() -%}
     {%- set existing = load_cached_relation(this) -%}
     {%- set target = this.incorporate(type='table') -%}
     {%- set on_schema_change = config.get('on_schema_change') or 'fail' -%}

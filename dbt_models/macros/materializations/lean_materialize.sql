@@ -1,9 +1,11 @@
 {#
-  The body every lean DuckDB materialization shares (table.sql, view.sql, incremental.sql): the hooks, a relation
-  of the other kind dropped (an earlier version's materialization), the model's one statement in its transaction,
-  the commit. `build_sql` is that statement; `relation_type` the kind it leaves ('table' or 'view').
+  The body every lean DuckDB materialization shares (table.sql, view.sql, incremental.sql): a config they do not
+  support refused, the hooks, a relation of the other kind dropped (an earlier version's materialization), the
+  model's one statement in its transaction, the commit. `build_sql` is that statement; `relation_type` the kind
+  it leaves ('table' or 'view').
 #}
 {% macro lean_materialize(relation_type, build_sql) -%}
+    {%- do lean_materialization_unsupported() -%}
     {%- set existing = load_cached_relation(this) -%}
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}

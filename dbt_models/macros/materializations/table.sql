@@ -7,6 +7,5 @@
   `lean_materialization_unsupported` fails the model if a config asks for it. Spark keeps dbt-spark's own.
 #}
 {% materialization table, adapter='duckdb' %}
-    {%- do lean_materialization_unsupported() -%}
     {{ return(lean_materialize('table', lean_create_or_replace('table', compiled_code))) }}
 {% endmaterialization %}
