@@ -361,27 +361,45 @@ def test_publishes_incrementally_names_the_published_file_itself_not_a_copy(dbs,
     assert not pub.publishes_incrementally(build, copied)
 
 
+def _build(settings, month: str):
+    """`fairuse run` of one month (its outcome)."""
+    import io
+
+    from dagster_project.cli.run import run_months
+
+    return run_months(settings, [month], out=io.StringIO())[0]
+
+
+def _january_built(two_months, folder: str):
+    """Settings of a warehouse under `folder` with January built and published."""
+    from dagster_project.domain.settings import get_settings
+
+    tmp, raw = two_months
+    settings = get_settings(str(raw), str(tmp / folder / "warehouse.duckdb"), str(tmp / folder / "exports"))
+    assert _build(settings, "2026-01").success
+    return settings
+
+
+def _execute(db: Path, *statements: str) -> None:
+    con = duckdb.connect(str(db))
+    try:
+        for sql in statements:
+            con.execute(sql)
+    finally:
+        con.close()
+
+
 @pytest.mark.slow
 def test_a_month_table_whose_columns_changed_fails_the_next_month_naming_them(two_months):
     """The lean incremental materialization (dbt_models/macros/materializations/) keeps on_schema_change='fail':
     a month table built with other columns than the model now writes stops the next month, naming the table and
     the columns, and nothing is published."""
-    import io
-
-    from dagster_project.cli.run import run_months
-    from dagster_project.domain.settings import get_settings
-
-    tmp, raw = two_months
-    settings = get_settings(str(raw), str(tmp / "drift" / "warehouse.duckdb"), str(tmp / "drift" / "exports"))
-    assert run_months(settings, ["2026-01"], out=io.StringIO())[0].success
+    settings = _january_built(two_months, "drift")
     published = _rows(settings.warehouse, "marts.fct_user_monthly_usage")
-    con = duckdb.connect(str(settings.build_db))
-    try:  # as a warehouse built by an older version would have it
-        con.execute("alter table marts.fct_user_monthly_usage alter column calls_inbound type hugeint")
-        con.execute("alter table marts.fct_user_monthly_usage add column retired_metric integer")
-    finally:
-        con.close()
-    outcome = run_months(settings, ["2026-02"], out=io.StringIO())[0]
+    _execute(settings.build_db,  # as a warehouse built by an older version would have it
+             "alter table marts.fct_user_monthly_usage alter column calls_inbound type hugeint",
+             "alter table marts.fct_user_monthly_usage add column retired_metric integer")
+    outcome = _build(settings, "2026-02")
     assert not outcome.success
     assert "fct_user_monthly_usage" in outcome.error and "out of sync" in outcome.error
     assert "added calls_inbound BIGINT" in outcome.error
@@ -394,23 +412,13 @@ def test_a_month_table_whose_columns_changed_fails_the_next_month_naming_them(tw
 def test_a_model_whose_relation_changed_kind_is_rebuilt(two_months):
     """A table where a view model now is, and a view where a table model is (an earlier version's
     materialization): the lean materializations drop the other kind and build the model's."""
-    import io
-
-    from dagster_project.cli.run import run_months
-    from dagster_project.domain.settings import get_settings
-
-    tmp, raw = two_months
-    settings = get_settings(str(raw), str(tmp / "kinds" / "warehouse.duckdb"), str(tmp / "kinds" / "exports"))
-    assert run_months(settings, ["2026-01"], out=io.StringIO())[0].success
-    con = duckdb.connect(str(settings.build_db))
-    try:
-        con.execute("drop view staging.stg_usage__calls")
-        con.execute("create table staging.stg_usage__calls as select 1 as stale")
-        con.execute("drop table intermediate.int_users__as_of_month")
-        con.execute("create view intermediate.int_users__as_of_month as select 1 as stale")
-    finally:
-        con.close()
-    assert run_months(settings, ["2026-02"], out=io.StringIO())[0].success
+    settings = _january_built(two_months, "kinds")
+    _execute(settings.build_db,
+             "drop view staging.stg_usage__calls",
+             "create table staging.stg_usage__calls as select 1 as stale",
+             "drop table intermediate.int_users__as_of_month",
+             "create view intermediate.int_users__as_of_month as select 1 as stale")
+    assert _build(settings, "2026-02").success
     con = duckdb.connect(str(settings.build_db), read_only=True)
     try:
         kinds = dict(con.execute(

@@ -269,7 +269,8 @@ def history(repeats: int) -> dict:
     def month12():
         fresh_dir(work).rmdir()
         shutil.copytree(snapshot, work, copy_function=_link_published)
-        if not publishes_incrementally(build_db_for(work / "warehouse.duckdb"), work / "warehouse.duckdb"):
+        warehouse = work / "warehouse.duckdb"
+        if not publishes_incrementally(build_db_for(warehouse), warehouse):
             raise RuntimeError(f"{work}: the restored state would publish month 12 by a full copy")
         return pipeline_run(raw, work, ["2026-10"], fresh=False)
 
