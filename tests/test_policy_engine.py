@@ -85,7 +85,7 @@ def sim(tmp_path_factory):
     con.close()
     settings = get_settings(str(tmp / "raw"), str(wh), str(tmp / "exports"))
     result = run_simulation(settings, parse_policy(POLICY), keep_dir=tmp / "sim")
-    con = duckdb.connect(str(tmp / "sim" / "simulation.duckdb"), read_only=True)
+    con = duckdb.connect(str(tmp / "sim" / settings.build_db.name), read_only=True)
     yield con, result
     con.close()
 

@@ -2,15 +2,18 @@
 
 The published warehouse is copied to a scratch file, the current policy marts are set aside there (schema
 `published`), and the policy models themselves (dbt tag `policy`) are built in the copy over every built month with
-the alternative policy (`dbt build --vars {month: all, ...}`). The comparison is printed per month.
+the alternative policy (`dbt build --vars {month: all, ...}`, in this process, through the same runner as
+`fairuse run`: domain/dbt_runner.py). The copy has every policy table already, so the month-grain ones delete
+all their months first (their pre-hook, given month = 'all') before the alternative's rows are appended. The
+comparison is printed per month.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -18,9 +21,8 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.domain.dbt_project import dbt_executable
 from dagster_project.domain.policy import Policy, load_policy
-from dagster_project.domain.settings import DBT_PROJECT_DIR, Settings, dbt_env, get_settings
+from dagster_project.domain.settings import Settings, dbt_env, get_settings
 
 SET_ASIDE = ("fct_fair_use_flags", "fct_account_enforcement")
 
@@ -60,20 +62,18 @@ class SimulationError(RuntimeError):
 
 
 def _build_policy_models(settings: Settings, scratch: Path, policy: Policy) -> None:
+    from dagster_project.domain.dbt_runner import dbt_build
+
     with duckdb.connect(str(scratch)) as con:
         con.execute("create schema published")
         for table in SET_ASIDE:
             con.execute(f"create table published.{table} as select * from marts.{table}")
-    target = scratch.parent / "dbt-target"
-    env = {**os.environ, **dbt_env(settings), "FAIRUSE_BUILD_DB": str(scratch)}
-    cmd = [dbt_executable(), "build", "--quiet", "--select", "tag:policy", "--exclude", "test_type:unit",
-           "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-           "--target-path", str(target), "--log-path", str(target),
-           "--vars", json.dumps({"month": "all", **policy.dbt_vars()})]
-    proc = subprocess.run(cmd, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SimulationError(f"the policy models failed under policy {policy.version}:\n"
-                              f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    args = ["build", "--quiet", "--select", "tag:policy", "--exclude", "test_type:unit",
+            "--vars", json.dumps({"month": "all", **policy.dbt_vars()})]
+    with contextlib.redirect_stdout(io.StringIO()):  # dbt's console log; its errors are in the result
+        result = dbt_build(args, env={**dbt_env(settings), "FAIRUSE_BUILD_DB": str(scratch)}, build_db=scratch)
+    if not result.success:
+        raise SimulationError(result.error_message(f"the policy models under policy {policy.version}"))
 
 
 def run_simulation(settings: Settings, policy: Policy, months: list[str] | None = None,
@@ -82,7 +82,8 @@ def run_simulation(settings: Settings, policy: Policy, months: list[str] | None 
         raise SimulationError(f"no warehouse at {settings.warehouse}: build one first (`fairuse run` or `make demo`)")
     scratch_dir = Path(keep_dir or tempfile.mkdtemp(prefix="fairuse-sim-"))
     scratch_dir.mkdir(parents=True, exist_ok=True)
-    scratch = scratch_dir / "simulation.duckdb"
+    # Named as the run's build database, so dbt's parsed project (keyed on that name) serves both.
+    scratch = scratch_dir / settings.build_db.name
     shutil.copyfile(settings.warehouse, scratch)  # the published file is only ever replaced, never written
     _build_policy_models(settings, scratch, policy)
     con = duckdb.connect(str(scratch), read_only=True)

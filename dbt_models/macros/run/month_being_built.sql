@@ -1,9 +1,21 @@
 {#
   The month a run builds: var `month` (first day, 'YYYY-MM-01'). `fairuse simulate` passes month = 'all' to
-  rebuild the policy models over every built month with another policy; `is_month_being_built` then keeps all.
+  rebuild the policy models over every built month with another policy: `is_month_being_built` then keeps all,
+  and the macros that need one month (month_start and those built on it) fail, naming the model, rather than
+  compare dates with 'all'.
 #}
 {% macro month_start() -%}
+    {%- if building_every_month() -%}
+        {%- do exceptions.raise_compiler_error(
+            "month_start(): " ~ this ~ " needs one month (var month = 'YYYY-MM-01'); it was given 'all' (fairuse "
+            ~ "simulate builds only models that filter with is_month_being_built)") -%}
+    {%- endif -%}
     cast('{{ required_var("month") }}' as date)
+{%- endmacro %}
+
+{# Whether this run builds every month (`fairuse simulate`) rather than one. #}
+{% macro building_every_month() -%}
+    {{ return(var('month', none) == 'all') }}
 {%- endmacro %}
 
 {# First day of the next month (exclusive end of the month being built). #}
@@ -18,7 +30,7 @@
 
 {# A filter on a month column: the month being built, or every month when simulating. #}
 {% macro is_month_being_built(column) -%}
-    {%- if var('month', none) == 'all' -%}
+    {%- if building_every_month() -%}
         1 = 1
     {%- else -%}
         {{ column }} = {{ month_start() }}
