@@ -391,9 +391,9 @@ def _execute(db: Path, *statements: str) -> None:
 
 @pytest.mark.slow
 def test_a_month_table_whose_columns_changed_fails_the_next_month_naming_them(two_months):
-    """The lean incremental materialization (dbt_models/macros/materializations/) keeps on_schema_change='fail':
-    a month table built with other columns than the model now writes stops the next month, naming the table and
-    the columns, and nothing is published."""
+    """dbt-duckdb's incremental with on_schema_change='fail' (dbt_project.yml): a month table built with other
+    columns than the model now writes (a type changed, a column gone) stops the next month, naming the table, and
+    nothing is published. (dbt's own error does not name the columns; its debug log does.)"""
     settings = _january_built(two_months, "drift")
     published = _rows(settings.warehouse, "marts.fct_user_monthly_usage")
     _execute(settings.build_db,  # as a warehouse built by an older version would have it
@@ -402,8 +402,6 @@ def test_a_month_table_whose_columns_changed_fails_the_next_month_naming_them(tw
     outcome = _build(settings, "2026-02")
     assert not outcome.success
     assert "fct_user_monthly_usage" in outcome.error and "out of sync" in outcome.error
-    assert "added calls_inbound BIGINT" in outcome.error
-    assert "removed calls_inbound HUGEINT" in outcome.error and "removed retired_metric INTEGER" in outcome.error
     assert _rows(settings.warehouse, "marts.fct_user_monthly_usage") == published  # nothing published
     shutil.rmtree(outcome.error.split("compiled SQL: ")[1].split()[0], ignore_errors=True)
 
@@ -411,7 +409,7 @@ def test_a_month_table_whose_columns_changed_fails_the_next_month_naming_them(tw
 @pytest.mark.slow
 def test_a_model_whose_relation_changed_kind_is_rebuilt(two_months):
     """A table where a view model now is, and a view where a table model is (an earlier version's
-    materialization): the lean materializations drop the other kind and build the model's."""
+    materialization): dbt-duckdb's materializations replace it with the model's kind."""
     settings = _january_built(two_months, "kinds")
     _execute(settings.build_db,
              "drop view staging.stg_usage__calls",
@@ -427,3 +425,16 @@ def test_a_model_whose_relation_changed_kind_is_rebuilt(two_months):
     finally:
         con.close()
     assert kinds == {"staging.stg_usage__calls": "VIEW", "intermediate.int_users__as_of_month": "BASE TABLE"}
+
+
+@pytest.mark.slow
+def test_a_rerun_month_keeps_none_of_the_rows_it_no_longer_has(two_months):
+    """Month-grain tables are dbt-duckdb's incremental with the append strategy after the pre-hook deleted the
+    month (dbt_project.yml): rows of the month that the re-run no longer produces are gone (delete+insert on a
+    key would keep them when the month now brings none). Other months: test_next_month_is_incremental_..."""
+    settings = _january_built(two_months, "rerun")
+    tables = ("marts.fct_user_monthly_usage", "audit.quarantined_rows", "intermediate.int_usage__exceptions")
+    before = {t: _rows(settings.build_db, t) for t in tables}
+    _execute(settings.build_db, *(f"insert into {t} (month) values ('2026-01-01')" for t in tables))
+    assert _build(settings, "2026-01").success
+    assert {t: _rows(settings.build_db, t) for t in tables} == before
