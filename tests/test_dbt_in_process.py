@@ -188,20 +188,16 @@ def test_dbt_environment_sets_unsets_and_restores(monkeypatch):
     assert os.environ["FAIRUSE_TEST_A"] == "before" and "FAIRUSE_TEST_B" not in os.environ
 
 
-def test_the_parsed_manifest_is_kept_per_process_and_every_build_gets_a_fresh_copy():
+def test_the_parsed_manifest_is_kept_per_process():
     from dagster_project.domain import dbt_runner
 
     first = dbt_runner.parsed_manifest("warehouse")
     parses = dbt_runner.parse_count
-    second, third = dbt_runner.parsed_manifest("warehouse"), dbt_runner.parsed_manifest("warehouse")
+    assert dbt_runner.parsed_manifest("warehouse") is first  # dbt's Manifest, reused by every build
     assert dbt_runner.parse_count == parses  # no parse while the project's files are unchanged
-    assert second is not third and second.nodes.keys() == first.nodes.keys()
-    uid = next(u for u, n in second.nodes.items() if n.resource_type == "model")
-    second.nodes[uid].compiled_code = "select 'month 1'"  # what a build does to its copy
-    assert third.nodes[uid].compiled_code is None
     # The database name dbt-duckdb derives from the build file is what the parsed nodes carry.
     assert dbt_runner.dbt_database(Path("/x/build/warehouse.build.duckdb")) == "warehouse"
-    assert {n.database for n in second.nodes.values() if n.resource_type == "model"} == {"warehouse"}
+    assert {n.database for n in first.nodes.values() if n.resource_type == "model"} == {"warehouse"}
 
 
 @pytest.fixture(scope="module")
@@ -240,9 +236,10 @@ def _node(uid: str, resource_type: str, status: str, materialized: str | None = 
 def test_dbt_results_become_materializations_and_check_results(dbt_assets_def):
     import dagster as dg
 
-    from dagster_project.defs.assets.dbt import _NodeKeys, dagster_events
+    from dagster_project.defs.assets.dbt import dagster_events, node_keys
+    from dagster_project.domain.dbt_project import ensure_manifest
 
-    keys = _NodeKeys(dbt_assets_def)
+    keys = node_keys(ensure_manifest())
     assert set(dbt_assets_def.keys) <= set(keys.assets.values())  # every asset of the definition is a model
     assert set(dbt_assets_def.check_keys) <= set(keys.checks.values())  # every check spec is a dbt test
     model_uid = next(uid for uid, key in keys.assets.items() if key in dbt_assets_def.keys)
