@@ -25,9 +25,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     from dagster_project.defs.sensors import late_data_sensor
     from dagster_project.domain.dbt_project import ensure_manifest
 
-    dbt_models = build_dbt_assets(ensure_manifest())
+    manifest = ensure_manifest()
+    dbt_models = build_dbt_assets(manifest)
     return dg.Definitions(
-        assets=[raw_month, dbt_models, *build_publish_assets(dbt_models), monthly_report],
+        assets=[raw_month, dbt_models, *build_publish_assets(dbt_models, manifest), monthly_report],
         asset_checks=[months_are_contiguous, exports_match_marts],
         jobs=[monthly_pipeline],
         schedules=[build_monthly_schedule(monthly_pipeline, settings.schedule_day, settings.schedule_hour)],

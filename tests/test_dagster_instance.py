@@ -1,5 +1,5 @@
-"""The instance's event log (dagster_home.yaml -> dagster_project/dagster_instance.py): Dagster's SQLite event
-log committing without fsync, in Dagster's default place, still recording every event of a run."""
+"""The local development instance's event log (dagster_home.yaml -> dagster_project/private_apis.py): Dagster's
+SQLite event log committing without fsync, in Dagster's default place, still recording every event of a run."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from dagster_project.dagster_instance import UnsyncedSqliteEventLogStorage
+from dagster_project.private_apis import UnsyncedSqliteEventLogStorage
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,25 +52,3 @@ def test_base_dir_defaults_to_dagsters_own(tmp_path, monkeypatch, given):
     storage = UnsyncedSqliteEventLogStorage.from_config_value(None, config)
     expected = tmp_path / (given or "history/runs")
     assert Path(storage._base_dir) == expected
-
-
-def test_one_engine_per_file_kept_and_bounded_each_write_its_own_connection(tmp_path, monkeypatch):
-    from sqlalchemy.pool import NullPool
-
-    from dagster_project import dagster_instance
-
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    storage = UnsyncedSqliteEventLogStorage.from_config_value(None, {})
-    with storage.run_connection("run-a") as conn:
-        conn.exec_driver_sql("select 1")
-    engine = storage._engines["run-a"]
-    with storage.run_connection("run-a") as conn:
-        conn.exec_driver_sql("select 1")
-    assert storage._engines["run-a"] is engine  # reused, not created again
-    assert isinstance(engine.pool, NullPool)  # no pool: each write opens and closes its own connection
-    for i in range(dagster_instance.ENGINES_KEPT + 4):
-        with storage.run_connection(f"run-{i}"):
-            pass
-    assert len(storage._engines) == dagster_instance.ENGINES_KEPT and "run-a" not in storage._engines
-    storage.dispose()
-    assert not storage._engines

@@ -188,20 +188,16 @@ def test_dbt_environment_sets_unsets_and_restores(monkeypatch):
     assert os.environ["FAIRUSE_TEST_A"] == "before" and "FAIRUSE_TEST_B" not in os.environ
 
 
-def test_the_parsed_manifest_is_kept_per_process_and_every_build_gets_a_fresh_copy():
+def test_the_parsed_manifest_is_kept_per_process():
     from dagster_project.domain import dbt_runner
 
     first = dbt_runner.parsed_manifest("warehouse")
     parses = dbt_runner.parse_count
-    second, third = dbt_runner.parsed_manifest("warehouse"), dbt_runner.parsed_manifest("warehouse")
+    assert dbt_runner.parsed_manifest("warehouse") is first  # dbt's Manifest, reused by every build
     assert dbt_runner.parse_count == parses  # no parse while the project's files are unchanged
-    assert second is not third and second.nodes.keys() == first.nodes.keys()
-    uid = next(u for u, n in second.nodes.items() if n.resource_type == "model")
-    second.nodes[uid].compiled_code = "select 'month 1'"  # what a build does to its copy
-    assert third.nodes[uid].compiled_code is None
     # The database name dbt-duckdb derives from the build file is what the parsed nodes carry.
     assert dbt_runner.dbt_database(Path("/x/build/warehouse.build.duckdb")) == "warehouse"
-    assert {n.database for n in second.nodes.values() if n.resource_type == "model"} == {"warehouse"}
+    assert {n.database for n in first.nodes.values() if n.resource_type == "model"} == {"warehouse"}
 
 
 @pytest.fixture(scope="module")
@@ -240,9 +236,10 @@ def _node(uid: str, resource_type: str, status: str, materialized: str | None = 
 def test_dbt_results_become_materializations_and_check_results(dbt_assets_def):
     import dagster as dg
 
-    from dagster_project.defs.assets.dbt import _NodeKeys, dagster_events
+    from dagster_project.defs.assets.dbt import dagster_events, node_keys
+    from dagster_project.domain.dbt_project import ensure_manifest
 
-    keys = _NodeKeys(dbt_assets_def)
+    keys = node_keys(ensure_manifest())
     assert set(dbt_assets_def.keys) <= set(keys.assets.values())  # every asset of the definition is a model
     assert set(dbt_assets_def.check_keys) <= set(keys.checks.values())  # every check spec is a dbt test
     model_uid = next(uid for uid, key in keys.assets.items() if key in dbt_assets_def.keys)
@@ -391,9 +388,9 @@ def _execute(db: Path, *statements: str) -> None:
 
 @pytest.mark.slow
 def test_a_month_table_whose_columns_changed_fails_the_next_month_naming_them(two_months):
-    """The lean incremental materialization (dbt_models/macros/materializations/) keeps on_schema_change='fail':
-    a month table built with other columns than the model now writes stops the next month, naming the table and
-    the columns, and nothing is published."""
+    """dbt-duckdb's incremental with on_schema_change='fail' (dbt_project.yml): a month table built with other
+    columns than the model now writes (a type changed, a column gone) stops the next month, naming the table, and
+    nothing is published. (dbt's own error does not name the columns; its debug log does.)"""
     settings = _january_built(two_months, "drift")
     published = _rows(settings.warehouse, "marts.fct_user_monthly_usage")
     _execute(settings.build_db,  # as a warehouse built by an older version would have it
@@ -402,8 +399,6 @@ def test_a_month_table_whose_columns_changed_fails_the_next_month_naming_them(tw
     outcome = _build(settings, "2026-02")
     assert not outcome.success
     assert "fct_user_monthly_usage" in outcome.error and "out of sync" in outcome.error
-    assert "added calls_inbound BIGINT" in outcome.error
-    assert "removed calls_inbound HUGEINT" in outcome.error and "removed retired_metric INTEGER" in outcome.error
     assert _rows(settings.warehouse, "marts.fct_user_monthly_usage") == published  # nothing published
     shutil.rmtree(outcome.error.split("compiled SQL: ")[1].split()[0], ignore_errors=True)
 
@@ -411,7 +406,7 @@ def test_a_month_table_whose_columns_changed_fails_the_next_month_naming_them(tw
 @pytest.mark.slow
 def test_a_model_whose_relation_changed_kind_is_rebuilt(two_months):
     """A table where a view model now is, and a view where a table model is (an earlier version's
-    materialization): the lean materializations drop the other kind and build the model's."""
+    materialization): dbt-duckdb's materializations replace it with the model's kind."""
     settings = _january_built(two_months, "kinds")
     _execute(settings.build_db,
              "drop view staging.stg_usage__calls",
@@ -427,3 +422,16 @@ def test_a_model_whose_relation_changed_kind_is_rebuilt(two_months):
     finally:
         con.close()
     assert kinds == {"staging.stg_usage__calls": "VIEW", "intermediate.int_users__as_of_month": "BASE TABLE"}
+
+
+@pytest.mark.slow
+def test_a_rerun_month_keeps_none_of_the_rows_it_no_longer_has(two_months):
+    """Month-grain tables are dbt-duckdb's incremental with the append strategy after the pre-hook deleted the
+    month (dbt_project.yml): rows of the month that the re-run no longer produces are gone (delete+insert on a
+    key would keep them when the month now brings none). Other months: test_next_month_is_incremental_..."""
+    settings = _january_built(two_months, "rerun")
+    tables = ("marts.fct_user_monthly_usage", "audit.quarantined_rows", "intermediate.int_usage__exceptions")
+    before = {t: _rows(settings.build_db, t) for t in tables}
+    _execute(settings.build_db, *(f"insert into {t} (month) values ('2026-01-01')" for t in tables))
+    assert _build(settings, "2026-01").success
+    assert {t: _rows(settings.build_db, t) for t in tables} == before

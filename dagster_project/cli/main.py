@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import os
 import sys
+import threading
 import traceback
 
 from dagster_project.cli.args import build_parser
@@ -90,21 +91,28 @@ def _dispatch(args) -> int:
     return 2
 
 
+def _other_threads_alive() -> bool:
+    """Whether a thread other than this one that the interpreter would wait for at exit is still running."""
+    return any(t is not threading.current_thread() and t.is_alive() and not t.daemon for t in threading.enumerate())
+
+
 def entry() -> None:
     """The `fairuse` command: `main`, then out of the process without the interpreter's teardown.
 
-    Tearing down the modules a run imports (Dagster, dbt, DuckDB, pyarrow) takes ~0.9 s of every invocation,
-    a tenth of a demo month, and does nothing the process needs: the exit handlers still run (log handlers
-    flushed, multiprocessing's semaphores released, temporary folders removed), the standard streams are
-    flushed, then the process ends. Every file and database the command wrote was closed by the code that
-    wrote it (DuckDB files checkpointed or their WAL replayed on the next open; the run history committed).
+    Tearing down the modules a run imports (Dagster, dbt, DuckDB, pyarrow) takes ~0.9 s of every invocation
+    and does nothing the process needs: the exit handlers still run (log handlers flushed, multiprocessing's
+    semaphores released, temporary folders removed), the standard streams are flushed, then the process ends.
+    Every file and database the command wrote was closed by the code that wrote it (DuckDB files checkpointed
+    or their WAL replayed on the next open; the run history committed). A normal exit instead when another
+    non-daemon thread is still alive (the interpreter would wait for it) or a profiler, debugger or coverage
+    is attached (they write their results at teardown).
 
     Before anything heavy is imported, the garbage collector is tuned for a short batch process
     (domain/gc_tuning.py: ~0.6 s of a demo month's collections)."""
     gc_tuning.for_building_months()
     code = main()
-    if sys.getprofile() is not None or sys.gettrace() is not None:
-        sys.exit(code)  # a profiler, debugger or coverage writes its results at teardown: let it
+    if sys.getprofile() is not None or sys.gettrace() is not None or _other_threads_alive():
+        sys.exit(code)
     atexit._run_exitfuncs()  # what Py_Finalize would run first: atexit callbacks, weakref finalizers
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say

@@ -1,7 +1,8 @@
 """The dbt project: where it lives, the dbt executable of this environment, and its manifest (parsed when stale).
 
 Parsing happens in this process (domain/dbt_runner.py: dbt's partial parsing, the parsed Manifest kept for the
-builds of this process); manifest.json, what @dbt_assets reads, is written from it atomically."""
+builds of this process); manifest.json, what @dbt_assets reads, is written from it atomically. This module uses
+dbt_runner, never the other way round."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from dagster_project.domain.dbt_runner import dbt_database, newest_source_mtime, write_manifest_json
 from dagster_project.domain.settings import DBT_PROJECT_DIR
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
@@ -22,21 +24,6 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else (shutil.which("dbt") or "dbt")
 
 
-def newest_source_mtime() -> float:
-    """The latest modification time of any file dbt parses (project, profile, models, macros, tests), or of
-    their folders (a file removed or renamed changes its folder's)."""
-    paths = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
-    for sub in ("models", "macros", "tests"):
-        paths += [DBT_PROJECT_DIR / sub, *(DBT_PROJECT_DIR / sub).rglob("*")]
-    mtimes = []
-    for p in paths:
-        try:
-            mtimes.append(p.stat().st_mtime)
-        except FileNotFoundError:  # removed while we looked
-            continue
-    return max(mtimes)
-
-
 def manifest_is_stale() -> bool:
     return not MANIFEST_PATH.exists() or MANIFEST_PATH.stat().st_mtime < newest_source_mtime()
 
@@ -47,7 +34,5 @@ def ensure_manifest(force: bool = False) -> Path:
     The parse is dbt's, in this process (partial parsing from the last parse of any process); the Manifest it
     gives is also what the builds of this process start from (no second parse for the default warehouse name)."""
     if force or manifest_is_stale():
-        from dagster_project.domain.dbt_runner import dbt_database, write_manifest_json
-
         write_manifest_json(dbt_database(Path(DEFAULT_BUILD_DB_NAME)), MANIFEST_PATH, force=force)
     return MANIFEST_PATH

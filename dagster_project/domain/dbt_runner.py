@@ -6,14 +6,13 @@ Here dbt runs through `dbtRunner` in the calling process:
 
 - The project is parsed without vars: the `required_var` macro gives typed placeholders at parse time, and
   nothing dbt resolves at parse time (config(), refs, sources, `enabled`) reads a var. The parsed Manifest is kept
-  per process (as a pickled copy: a build writes compiled SQL into the manifest's nodes) and reused until a file
-  of the project changes (`dbt_project.newest_source_mtime`). Between processes, dbt's partial parsing makes the
-  first parse of a process cheap, and the last parse's Manifest is saved there too (pickled, keyed on the project
-  files' mtime and dbt's version), so a new process with unchanged files does not parse at all: both live in
-  `target/in-process/<database>/`, written atomically.
-- Each build gets a fresh copy of that Manifest and the month's `--vars`; dbt honours them when it renders each
-  node's SQL at run time, with no parse. The manifest.json @dbt_assets reads comes from the same parse
-  (`write_manifest_json`, called by `dbt_project.ensure_manifest` when the project changed).
+  per process and reused until a file of the project changes (`newest_source_mtime`). Between processes, dbt's
+  own partial parsing makes the first parse of a process cheap (its state lives in `target/in-process/<database>/`,
+  replaced atomically).
+- Each build gets that Manifest (`dbtRunner(manifest=...)`, dbt's documented reuse) and the month's `--vars`;
+  dbt honours them when it renders each node's SQL at run time, with no parse. The manifest.json @dbt_assets
+  reads comes from the same parse (`write_manifest_json`, called by `dbt_project.ensure_manifest` when the
+  project changed).
 - A build writes its compiled SQL to a temporary target folder under target/in-process/, removed when the build
   succeeds and kept (named in the error) when it fails; dbt's console log goes to sys.stdout as it is during the
   call (`fairuse run`: the month's log file); no dbt.log file, no run_results.json.
@@ -36,7 +35,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import pickle
 import shutil
 import tempfile
 import threading
@@ -46,11 +44,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dagster_project.domain.dbt_project import DBT_PROJECT_DIR, newest_source_mtime
+from dagster_project.domain.settings import DBT_PROJECT_DIR
 
 IN_PROCESS_DIR = DBT_PROJECT_DIR / "target" / "in-process"
 # What the parse must not see: the run's values would change the profile (and so dbt's partial-parse state).
 _PARSE_ENV_UNSET = ("FAIRUSE_HASH_KEY", "FAIRUSE_DUCKDB_MEMORY_LIMIT", "FAIRUSE_SPARK_REMOTE")
+
+
+def newest_source_mtime() -> float:
+    """The latest modification time of any file dbt parses (project, profile, models, macros, tests), or of
+    their folders (a file removed or renamed changes its folder's)."""
+    paths = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for sub in ("models", "macros", "tests"):
+        paths += [DBT_PROJECT_DIR / sub, *(DBT_PROJECT_DIR / sub).rglob("*")]
+    mtimes = []
+    for p in paths:
+        try:
+            mtimes.append(p.stat().st_mtime)
+        except FileNotFoundError:  # removed while we looked
+            continue
+    return max(mtimes)
 
 
 class DbtParseError(RuntimeError):
@@ -83,9 +96,9 @@ def dbt_environment(variables: Mapping[str, str | None]) -> Iterator[None]:
 
 def dbt_database(build_db: Path) -> str:
     """The catalog name dbt-duckdb gives the build database (from its file name), baked into parsed nodes."""
-    from dbt.adapters.duckdb.credentials import DuckDBCredentials
+    from dagster_project.private_apis import dbt_duckdb_database_name
 
-    return DuckDBCredentials.path_derived_database_name(str(build_db))
+    return dbt_duckdb_database_name(build_db)
 
 
 def _common_args(target: Path, profile_target: str = "duckdb") -> list[str]:
@@ -102,27 +115,13 @@ def _common_args(target: Path, profile_target: str = "duckdb") -> list[str]:
 @dataclasses.dataclass
 class _Parsed:
     source_mtime: float
-    frozen: bytes  # the Manifest's fields, pickled (dbt's own Manifest.__reduce_ex__ misses a field in 1.11)
+    manifest: Any  # dbt's Manifest, handed to every build of this process (dbt's documented reuse)
     manifest_json: bytes  # dbt's manifest.json of the same parse (what @dbt_assets reads)
 
 
 _parsed: dict[str, _Parsed] = {}
 _lock = threading.RLock()
 parse_count = 0  # parses this process made (tests and benchmarks read it)
-
-
-def _freeze(manifest: Any) -> bytes:
-    from dbt.contracts.graph.manifest import Manifest
-
-    fields = {f.name: getattr(manifest, f.name) for f in dataclasses.fields(Manifest)
-              if f.init and not f.name.startswith("_")}
-    return pickle.dumps(fields, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _thaw(frozen: bytes) -> Any:
-    from dbt.contracts.graph.manifest import Manifest
-
-    return Manifest(**pickle.loads(frozen))  # lookups and caches are rebuilt lazily
 
 
 def _parse(database: str, profile_target: str = "duckdb") -> tuple[Any, bytes]:
@@ -156,64 +155,30 @@ def _parse(database: str, profile_target: str = "duckdb") -> tuple[Any, bytes]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _cache_key(database: str, mtime: float) -> tuple:
-    from dbt.version import __version__ as dbt_version
-
-    return (str(DBT_PROJECT_DIR), database, mtime, dbt_version)
-
-
-def _load_saved(database: str, key: tuple) -> tuple[bytes, bytes] | None:
-    """What the last parse of any process saved for this key (same project files, same dbt), if anything."""
-    try:
-        with open(IN_PROCESS_DIR / database / "manifest.pickle", "rb") as f:
-            saved_key, frozen, manifest_json = pickle.load(f)
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError):
-        return None
-    return (frozen, manifest_json) if saved_key == key else None
-
-
-def _save(database: str, key: tuple, frozen: bytes, manifest_json: bytes) -> None:
-    path = IN_PROCESS_DIR / database / "manifest.pickle"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        pickle.dump((key, frozen, manifest_json), f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)  # atomic: another process reads the old or the new one
-
-
-def _entry(database: str, force: bool, profile_target: str = "duckdb") -> tuple[_Parsed, Any]:
-    """The cache entry of this database name, up to date with the project's files (and the Manifest object when
-    this call parsed: it is pristine, no need to thaw a copy)."""
+def _entry(database: str, force: bool, profile_target: str = "duckdb") -> _Parsed:
+    """The parse of this database name, up to date with the project's files."""
     with _lock:
         mtime = newest_source_mtime()
         hit = _parsed.get(database)
         if not force and hit is not None and hit.source_mtime == mtime:
-            return hit, None
-        key = _cache_key(database, mtime)
-        saved = None if force else _load_saved(database, key)
-        if saved is not None:
-            _parsed[database] = _Parsed(mtime, *saved)
-            return _parsed[database], None
+            return hit
         manifest, manifest_json = _parse(database, profile_target)
-        frozen = _freeze(manifest)
-        _save(database, key, frozen, manifest_json)
-        _parsed[database] = _Parsed(mtime, frozen, manifest_json)
-        return _parsed[database], manifest
+        _parsed[database] = _Parsed(mtime, manifest, manifest_json)
+        return _parsed[database]
 
 
 def parsed_manifest(database: str, force: bool = False, profile_target: str = "duckdb") -> Any:
-    """A fresh (never built) copy of the project's Manifest for builds on a database of this name.
-
-    From this process's cache while no file of the project changed; else from the copy the last parse of any
-    process saved under target/in-process/ (same files, same dbt version); else parsed now (dbt's partial parsing
-    from that same place)."""
-    entry, manifest = _entry(database, force, profile_target)
-    return manifest if manifest is not None else _thaw(entry.frozen)
+    """The project's Manifest for builds on a database of this name: parsed once per process, again only when a
+    file of the project changed (dbt's partial parsing makes a new process's parse cheap). Every build of the
+    process gets this same object, as dbt documents for `dbtRunner(manifest=...)`: a build compiles each node it
+    runs again with its own vars (the project has no ephemeral model whose injected SQL could carry over)."""
+    return _entry(database, force, profile_target).manifest
 
 
 def write_manifest_json(database: str, path: Path, force: bool = False) -> None:
     """Write the manifest.json of the current parse (what @dbt_assets reads) atomically: readers see the old or
     the new file."""
-    entry, _ = _entry(database, force)
+    entry = _entry(database, force)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(entry.manifest_json)
@@ -257,7 +222,7 @@ class BuildResult:
     nodes: list[NodeResult]
     invocation_id: str | None
     seconds: float
-    manifest_seconds: float  # getting the parsed Manifest (a copy from cache: a few hundredths)
+    manifest_seconds: float  # getting the parsed Manifest (from this process's parse: nothing)
     parsed: bool  # whether dbt parsed the project for this build (first build after a change of its files)
     exception: str | None = None  # dbt's error when it failed outside any node (compilation of the graph, ...)
     kept_target: Path | None = None  # compiled SQL of a failed build, kept for inspection
@@ -283,14 +248,9 @@ def _reraise_interrupt(exc: BaseException | None) -> None:
 def _close_duckdb() -> None:
     """dbt-duckdb keeps its DuckDB instance open after an invocation; close it so that this process (publish, the
     next month) can open the build database again, with any configuration."""
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
-    except ImportError:  # pragma: no cover - dbt-duckdb is a dependency
-        return
-    with manager._LOCK:
-        env, manager._ENV = manager._ENV, None
-    if env is not None:
-        env.close()
+    from dagster_project.private_apis import close_dbt_duckdb
+
+    close_dbt_duckdb()
 
 
 def _release_streams() -> None:

@@ -10,23 +10,12 @@ ran, an asset check result per dbt test that is a check of these assets (other t
 
 
 import json
-import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets
-from dagster_dbt.asset_utils import (
-    DAGSTER_DBT_EXCLUDE_METADATA_KEY,
-    DAGSTER_DBT_SELECT_METADATA_KEY,
-    DAGSTER_DBT_SELECTOR_METADATA_KEY,
-    DBT_INDIRECT_SELECTION_ENV,
-    get_asset_check_key_for_test,
-    get_checks_on_sources_upstream_of_selected_assets,
-    get_manifest_and_translator_from_dbt_assets,
-    get_subset_selection_for_context,
-)
 
 from dagster_project.defs.partitions import monthly_partitions, one_month_per_run
 from dagster_project.defs.resources import FairuseResource
@@ -36,6 +25,7 @@ from dagster_project.domain.dbt_vars import dbt_vars_for_month
 from dagster_project.domain.engine import engine_for
 from dagster_project.domain.publish import mark_unpublished
 from dagster_project.domain.settings import DBT_PROJECT_DIR
+from dagster_project.private_apis import dbt_check_key_for_test, dbt_selection_for_step, dbt_source_checks_upstream
 
 __all__ = ["FairuseDbtTranslator", "build_dbt_assets", "dbt_environment", "dbt_project"]
 
@@ -68,12 +58,11 @@ def dbt_project() -> DbtProject:
 
 
 class _NodeKeys:
-    """dbt unique ids -> Dagster keys, from the manifest of a @dbt_assets definition: the asset key of each model,
-    the check key of each test attached to one node (as dagster-dbt builds them: its translator and
-    `get_asset_check_key_for_test`). Which of them a step reports is decided by its selection."""
+    """dbt unique ids -> Dagster keys, from the manifest of the @dbt_assets definition: the asset key of each
+    model (the translator's asset spec), the check key of each test attached to one node (as dagster-dbt builds
+    them). Which of them a step reports is decided by its selection."""
 
-    def __init__(self, assets_def: dg.AssetsDefinition):
-        manifest, translator, project = get_manifest_and_translator_from_dbt_assets([assets_def])
+    def __init__(self, manifest: Mapping[str, Any], translator: DagsterDbtTranslator, project: DbtProject):
         self.manifest, self.translator = manifest, translator
         self.assets: dict[str, dg.AssetKey] = {}
         self.checks: dict[str, dg.AssetCheckKey] = {}
@@ -81,7 +70,7 @@ class _NodeKeys:
             if node["resource_type"] in ("model", "seed", "snapshot"):
                 self.assets[uid] = translator.get_asset_spec(manifest, uid, project).key
             elif node["resource_type"] == "test":
-                check = get_asset_check_key_for_test(manifest, translator, uid, project)
+                check = dbt_check_key_for_test(manifest, translator, uid, project)
                 if check is not None:
                     self.checks[uid] = check
 
@@ -89,15 +78,7 @@ class _NodeKeys:
 def _dbt_selection(context: dg.AssetExecutionContext, keys: _NodeKeys) -> list[str]:
     """dbt selection arguments for the assets and checks this step was asked for (dagster-dbt's own logic: the
     whole project unless the run selected a subset), dbt's unit tests always left out."""
-    args, indirect = get_subset_selection_for_context(
-        context=context, manifest=keys.manifest,
-        select=context.op.tags.get(DAGSTER_DBT_SELECT_METADATA_KEY),
-        exclude=context.op.tags.get(DAGSTER_DBT_EXCLUDE_METADATA_KEY),
-        selector=context.op.tags.get(DAGSTER_DBT_SELECTOR_METADATA_KEY),
-        dagster_dbt_translator=keys.translator,
-        current_dbt_indirect_selection_env=os.getenv(DBT_INDIRECT_SELECTION_ENV),
-    )
-    args = list(args)
+    args, indirect = dbt_selection_for_step(context, keys.manifest, keys.translator)
     if "--exclude" in args:
         i = args.index("--exclude") + 1
         args[i] = f"{args[i]} {EXCLUDE_ALWAYS}"
@@ -114,7 +95,7 @@ def dagster_events(context: dg.AssetExecutionContext, result: BuildResult, keys:
     each selected model that ran, a check result for each expected asset check; other tests are logged."""
     selected_assets = context.selected_asset_keys
     expected_checks = {*context.selected_asset_check_keys,
-                       *get_checks_on_sources_upstream_of_selected_assets(context.assets_def, selected_assets)}
+                       *dbt_source_checks_upstream(context.assets_def, selected_assets)}
     for n in result.nodes:
         common = {"unique_id": n.unique_id, "invocation_id": result.invocation_id, "status": n.status,
                   "Execution Duration": n.execution_time}
@@ -143,16 +124,26 @@ def dagster_events(context: dg.AssetExecutionContext, result: BuildResult, keys:
                 metadata=metadata)
 
 
+def translator() -> FairuseDbtTranslator:
+    # Tests on dbt sources (the raw assets) are asset checks of those assets like any other dbt test.
+    return FairuseDbtTranslator(DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
+
+
+def node_keys(manifest: Path, dbt_translator: DagsterDbtTranslator | None = None) -> _NodeKeys:
+    """The keys of the @dbt_assets built from this manifest.json with this translator (default: the project's)."""
+    return _NodeKeys(json.loads(manifest.read_text()), dbt_translator or translator(), dbt_project())
+
+
 def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
-    node_keys: list[_NodeKeys] = []  # built on first use: the definition's manifest does not change
+    dbt_translator = translator()
+    built: list[_NodeKeys] = []  # built on first use: the definition's manifest does not change
 
     @dbt_assets(
         manifest=manifest,
         project=dbt_project(),
         partitions_def=monthly_partitions,
         backfill_policy=one_month_per_run,
-        # Tests on dbt sources (the raw assets) are asset checks of those assets like any other dbt test.
-        dagster_dbt_translator=FairuseDbtTranslator(DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)),
+        dagster_dbt_translator=dbt_translator,
         op_tags={"dagster/concurrency_key": "warehouse"},
     )
     def dbt_models(context: dg.AssetExecutionContext, fairuse: FairuseResource):
@@ -160,9 +151,9 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
         s = fairuse.settings()
         hold_warehouse(context, s)
         month = context.partition_key
-        if not node_keys:
-            node_keys.append(_NodeKeys(context.assets_def))
-        keys = node_keys[0]
+        if not built:
+            built.append(node_keys(manifest, dbt_translator))
+        keys = built[0]
         dbt_vars = dbt_vars_for_month(month, fairuse.policy())
         args = ["build", *_dbt_selection(context, keys), "--vars", json.dumps(dbt_vars)]
         # Before dbt writes: the month's published tables are about to differ from the published file, until the

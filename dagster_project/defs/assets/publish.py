@@ -4,9 +4,11 @@ They depend on every dbt model of the published `marts` schema, read from the db
 """
 
 
+import json
+from pathlib import Path
+
 import dagster as dg
 import duckdb
-from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 
 from dagster_project.defs.partitions import monthly_partitions, one_month_per_run
 from dagster_project.defs.resources import FairuseResource
@@ -40,10 +42,11 @@ def summary_metadata(figures: dict) -> dict:
     return meta
 
 
-def build_publish_assets(dbt_models: dg.AssetsDefinition) -> list[dg.AssetsDefinition]:
+def build_publish_assets(dbt_models: dg.AssetsDefinition, manifest: Path) -> list[dg.AssetsDefinition]:
+    """The publish assets after `dbt_models`, the @dbt_assets built from `manifest` (dbt's manifest.json)."""
     marts = sorted((k for k in dbt_models.keys if k.path[0] == "marts"), key=lambda k: k.to_user_string())
     # Which published tables are built one month at a time (publish copies only the rebuilt months of those).
-    month_tables = month_partitioned_tables(get_manifest_and_translator_from_dbt_assets([dbt_models])[0])
+    month_tables = month_partitioned_tables(json.loads(manifest.read_text()))
 
     # multi_asset with one spec: the form whose backfill_policy is stable (on @asset it is a beta parameter).
     @dg.multi_asset(

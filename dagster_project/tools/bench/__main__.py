@@ -29,7 +29,18 @@ from pathlib import Path
 from dagster_project.domain.publish import publishes_incrementally
 from dagster_project.domain.settings import REPO_ROOT, build_db_for
 from dagster_project.tools.bench import baseline
-from dagster_project.tools.bench.measure import BENCH, PY, empty_trash, fresh_dir, rss_of
+from dagster_project.tools.bench.measure import (
+    BENCH,
+    HASH_KEY,
+    PY,
+    STAGES,
+    empty_trash,
+    events_in_month,
+    fresh_dir,
+    parse_steps,
+    rss_of,
+    stage_of,
+)
 
 SIZES = {  # name -> (users, months, calls_per_user)
     "D": (2000, "2026-10", None),
@@ -39,8 +50,6 @@ SIZES = {  # name -> (users, months, calls_per_user)
     "L": (250_000, "2026-10", 116.0),
 }
 DEFAULT_SIZES = "D,K,M,L"
-HASH_KEY = "bench"  # the pseudonymisation key of every benchmark run (pipeline and bare alike)
-STAGES = ("raw", "dbt", "publish", "exports", "orchestration")
 STAGE_NAMES = {"raw": "raw step", "dbt": "dbt", "publish": "publish", "exports": "exports/report",
                "orchestration": "orchestration"}
 
@@ -59,34 +68,6 @@ def generate(size: str, force: bool = False) -> Path:
     rows = int(re.search(r"generated ([\d,]+) rows", out).group(1).replace(",", ""))
     marker.write_text(json.dumps({"rows": rows, "seconds": secs, "rss_gib": rss}))
     return raw
-
-
-def events_in_month(raw: Path, month: str) -> int:
-    import duckdb
-
-    con = duckdb.connect()
-    sql = "select coalesce(sum(num_rows), 0) from parquet_file_metadata('{}/{}/month={}/*.parquet')"
-    return sum(con.execute(sql.format(raw, ds, month)).fetchone()[0] for ds in ("calls", "messages", "chats"))
-
-
-def stage_of(step: str) -> str:
-    """The stage a step of `fairuse run` belongs to (its step keys: raw_month, dbt_models, publish__warehouse,
-    publish__finance_exports, publish__report and the checks of publish assets, named after the asset)."""
-    if step.startswith("raw"):
-        return "raw"
-    if step.startswith("dbt"):
-        return "dbt"
-    if step.startswith("publish__warehouse"):
-        return "publish"
-    return "exports"
-
-
-def parse_steps(out: str) -> dict[str, float]:
-    """Step key -> seconds, from the per-step lines `fairuse run` prints ("  [2026-10] dbt_models   4.95s  ...")."""
-    steps: dict[str, float] = {}
-    for step, s in re.findall(r"^\s*\[\d{4}-\d{2}\]\s+(\S+)\s+([\d.]+)s", out, re.M):
-        steps[step] = steps.get(step, 0.0) + float(s)
-    return steps
 
 
 def pipeline_run(raw: Path, work: Path, months: list[str], fresh: bool = True) -> dict:

@@ -46,9 +46,10 @@ def _launch(month: str, dagster_home: Path, run_config: dict[str, Any], timeout:
     """In this process (whose environment the code server inherits): start the code server, create the run,
     submit it, wait for its end."""
     from dagster import DagsterInstance
-    from dagster._core.definitions.selector import JobSubsetSelector
-    from dagster._core.workspace.context import WorkspaceProcessContext
-    from dagster._core.workspace.load_target import ModuleTarget
+
+    from dagster_project.private_apis import dagster_workspace_api
+
+    JobSubsetSelector, WorkspaceProcessContext, ModuleTarget = dagster_workspace_api()  # noqa: N806 - classes
 
     instance = DagsterInstance.from_config(str(dagster_home))
     t0 = time.perf_counter()

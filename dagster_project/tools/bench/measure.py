@@ -1,10 +1,12 @@
-"""How the benchmark measures: whole processes, wall time and peak RSS (shared by __main__ and baseline)."""
+"""How the benchmark measures, shared by every part of it (__main__, baseline, spark): whole processes, wall time
+and peak RSS, the stages of `fairuse run`'s step lines, the events of a month."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +18,8 @@ BENCH = REPO_ROOT / "data" / "bench"
 PY = sys.executable
 TRASH = BENCH / ".trash"
 _set_aside = itertools.count()
+HASH_KEY = "bench"  # the pseudonymisation key of every benchmark run (pipeline and bare alike)
+STAGES = ("raw", "dbt", "publish", "exports", "orchestration")
 
 
 def fresh_dir(path: Path) -> Path:
@@ -53,3 +57,31 @@ def rss_of(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:
     if r["rc"] != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{r['out'][-2000:]}\n{r['err']}")
     return r["secs"], r["rss"] / 1024 / 1024, r["out"]
+
+
+def events_in_month(raw: Path, month: str) -> int:
+    import duckdb
+
+    con = duckdb.connect()
+    sql = "select coalesce(sum(num_rows), 0) from parquet_file_metadata('{}/{}/month={}/*.parquet')"
+    return sum(con.execute(sql.format(raw, ds, month)).fetchone()[0] for ds in ("calls", "messages", "chats"))
+
+
+def stage_of(step: str) -> str:
+    """The stage a step of `fairuse run` belongs to (its step keys: raw_month, dbt_models, publish__warehouse,
+    publish__finance_exports, publish__report and the checks of publish assets, named after the asset)."""
+    if step.startswith("raw"):
+        return "raw"
+    if step.startswith("dbt"):
+        return "dbt"
+    if step.startswith("publish__warehouse"):
+        return "publish"
+    return "exports"
+
+
+def parse_steps(out: str) -> dict[str, float]:
+    """Step key -> seconds, from the per-step lines `fairuse run` prints ("  [2026-10] dbt_models   4.95s  ...")."""
+    steps: dict[str, float] = {}
+    for step, s in re.findall(r"^\s*\[\d{4}-\d{2}\]\s+(\S+)\s+([\d.]+)s", out, re.M):
+        steps[step] = steps.get(step, 0.0) + float(s)
+    return steps

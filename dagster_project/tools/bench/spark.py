@@ -22,9 +22,19 @@ import shutil
 import time
 from pathlib import Path
 
-from dagster_project.tools.bench.measure import BENCH, PY, empty_trash, fresh_dir, rss_of
+from dagster_project.tools.bench.measure import (
+    BENCH,
+    HASH_KEY,
+    PY,
+    STAGES,
+    empty_trash,
+    events_in_month,
+    fresh_dir,
+    parse_steps,
+    rss_of,
+    stage_of,
+)
 
-HASH_KEY = "bench"
 DEFAULT_MASTERS = ("local[1]", "local[2]")
 SPARK_DRIVER_MEMORY = "6g"
 
@@ -35,8 +45,6 @@ def load_average() -> tuple[float, float, float]:
 
 def engine_run(raw: Path, work: Path, month: str, engine: str, master: str | None = None) -> dict:
     """`fairuse run --month M --engine E` in a fresh process on a fresh warehouse: seconds, per-stage seconds."""
-    from dagster_project.tools.bench.__main__ import STAGES, parse_steps, stage_of
-
     fresh_dir(work)
     cmd = [PY, "-m", "dagster_project.cli.main", "run", "--engine", engine, "--raw-dir", str(raw),
            "--warehouse", str(work / "warehouse.duckdb"), "--exports-dir", str(work / "exports"), "--month", month]
@@ -87,7 +95,6 @@ def spark_leg(size: str, raw: Path, masters=DEFAULT_MASTERS, repeats: int = 1, o
 
     from dagster_project.domain.raw_files import months_in_raw
     from dagster_project.tools.bench import baseline
-    from dagster_project.tools.bench.__main__ import events_in_month
 
     month = months_in_raw(raw)[-1]
     events = events_in_month(raw, month)
