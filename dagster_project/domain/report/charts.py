@@ -247,7 +247,7 @@ def flagged_trend(months: list[str], rows: list[dict], name: str) -> str:
                       rotation_mode="anchor" if rotate else "default")
         ax.set_xlim(-0.5, len(months) - 0.5)
         ax.set_ylim(0, max(top, 1) * 1.08)
-        ax.yaxis.set_major_locator(mpl.ticker.MaxNLocator(nbins=5, integer=True))
+        ax.yaxis.set_major_locator(mpl.ticker.MaxNLocator(nbins=5, steps=[1, 2, 5, 10], integer=True))
         _style_value_axis(ax, "y")
         ax.set_ylabel("flagged users")
         fig.legend(loc="outside lower center", ncols=2)
