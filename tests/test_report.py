@@ -187,29 +187,33 @@ def test_notice_changes_lists_added_changed_withdrawn():
     assert all(r["revision"] == 2 for r in rows)
 
 
-def test_charts_are_deterministic_svg():
-    counts = {"auto_dialing": 2, "voicemail_blasting": 0}
-    a = charts.prohibited_by_pattern(counts, "p")
-    assert a == charts.prohibited_by_pattern(counts, "p")
-    assert a.startswith("<svg") and 'data-chart="p"' in a and "<path" in a
-    assert "dc:date" not in a and "<?xml" not in a
-    rows = [{"country": "NZ", "plan": "pro", "users": 40, "p05": 1, "q1": 5, "median": 10, "q3": 20, "p95": 60,
-             "max_value": 900, "threshold_value": 200, "offering_is_free": True}]
-    svg = charts.cohort_distribution("calls", rows, [("NZ", "pro", 900.0)], "d")
-    ids = re.findall(r'\bid="([^"]+)"', svg)
-    assert ids and all(i.startswith("d-") for i in ids)  # unique per chart on the page
-
-
 def _parse(svg: str) -> ET.Element:
     root = ET.fromstring(svg)  # well-formed XML
     assert root.tag == f"{{{SVG_NS}}}svg"
     assert root.get("class") == "chart" and root.get("role") == "img" and root.get("aria-label")
-    assert re.fullmatch(r"0 0 \d+ \d+", root.get("viewBox"))
+    assert re.fullmatch(r"0 0 [\d.]+ [\d.]+", root.get("viewBox"))
+    assert root.find(f"{{{SVG_NS}}}title").text == root.get("aria-label")
     return root
 
 
-def _marks(root: ET.Element, cls: str) -> list[ET.Element]:
-    return [e for e in root.iter() if e.get("class") == cls]
+def _by_id(root: ET.Element, prefix: str) -> list[ET.Element]:
+    """The elements whose id starts with `prefix` (the charts give their marks ids: `<chart>-box-0`, ...)."""
+    return [e for e in root.iter() if (e.get("id") or "").startswith(prefix)]
+
+
+def _drawn(group: ET.Element) -> list[ET.Element]:
+    """The shapes a group draws: paths and marker uses, not the definitions they refer to."""
+    defs = {id(d) for e in group.iter(f"{{{SVG_NS}}}defs") for d in e.iter()}
+    return [e for e in group.iter() if e.tag in (f"{{{SVG_NS}}}path", f"{{{SVG_NS}}}use") and id(e) not in defs]
+
+
+def _texts(root: ET.Element) -> list[ET.Element]:
+    return [t for t in root.iter(f"{{{SVG_NS}}}text") if t.text]
+
+
+def _x(e: ET.Element) -> float:
+    """The x of a vertical line's first point, or of a text."""
+    return float(e.get("x") if e.get("x") is not None else e.get("d").split()[1])
 
 
 def test_charts_are_well_formed_svg_with_one_mark_per_datum():
@@ -223,42 +227,79 @@ def test_charts_are_well_formed_svg_with_one_mark_per_datum():
                 "status": "apply" if i % 2 else "pending_discussion"} for i in range(30)]
     counts = {"auto_dialing": 3, "forwarding_to_multi_line": 0, "voicemail_blasting": 12}
 
-    def render() -> dict[str, str]:
-        return {"dist": charts.cohort_distribution("calls", rows, flagged, "dist"),
-                "trend": charts.flagged_trend(months, trend, "trend"),
-                "cc": charts.contact_center_minutes(centers, "cc"),
-                "prohibited": charts.prohibited_by_pattern(counts, "prohibited")}
-
-    svgs = render()
-    assert svgs == render()  # byte-identical on a re-render
+    svgs = {"dist": charts.cohort_distribution("calls", rows, flagged, "dist"),
+            "trend": charts.flagged_trend(months, trend, "trend"),
+            "cc": charts.contact_center_minutes(centers, "cc"),
+            "prohibited": charts.prohibited_by_pattern(counts, "prohibited")}  # the same bytes again: test below
+    for svg in svgs.values():
+        assert svg.startswith("<svg") and "<?xml" not in svg and "dc:date" not in svg and "<metadata" not in svg
     roots = {k: _parse(v) for k, v in svgs.items()}
     assert {k: r.get("data-chart") for k, r in roots.items()} == {k: k for k in svgs}
+
+    # Distribution: a box per cohort (hover: its percentiles), the highest user, the flagged users of known cohorts,
+    # a threshold bar where there is one, drawn at its value on the logarithmic axis.
     dist = roots["dist"]
-    assert len(_marks(dist, "box")) == len(_marks(dist, "max")) == 3
-    assert len(_marks(dist, "flagged")) == 3 and len(_marks(dist, "threshold")) == 2
-    labels = [t.text for t in dist.iter(f"{{{SVG_NS}}}text") if t.text and "·" in t.text]
-    assert labels == ["AU · pro (n=40)", "NZ · lite (n=40), not free", "NZ · pro (n=40)"]  # top-down
+    texts = {t.text: t for t in _texts(dist)}
+    assert {"Calls (all directions)", "calls per user this month (logarithmic above 10)"} <= set(texts)
+    assert len(_by_id(dist, "dist-box-")) == 3 and len(_drawn(_by_id(dist, "dist-max")[0])) == 3
+    assert len(_drawn(_by_id(dist, "dist-flagged")[0])) == 3
+    box = _by_id(dist, "dist-box-0")[0]
+    assert box.find(f"{{{SVG_NS}}}title").text == (
+        "AU · pro (n=40): p5 1, p25 5, median 10, p75 20, p95 60, highest 900, threshold 200")
+    thresholds = _by_id(dist, "dist-threshold-")
+    assert [t.get("id") for t in thresholds] == ["dist-threshold-0", "dist-threshold-2"]  # AU pro, NZ pro
+    assert _x(texts["100"]) < _x(_drawn(thresholds[0])[0]) < _x(texts["1,000"])  # 200: between 100 and 1,000
+    assert _x(texts["0"]) < _x(texts["10"]) < _x(texts["100"]) < _x(texts["1,000"])
+    assert all(charts.THRESHOLD_COLOR in _drawn(t)[0].get("style") for t in thresholds)
+    labels = sorted((t for t in _texts(dist) if "·" in t.text), key=lambda t: float(t.get("y")))
+    assert [t.text for t in labels] == ["AU · pro (n=40)", "NZ · lite (n=40), not free", "NZ · pro (n=40)"]
+    legend = {t.text for t in _texts(dist)} - {t.text for t in labels}
+    assert {"highest", "flagged user", "published threshold (none where the offering is not free)"} <= legend
+
+    # Trend: every month of every series (zeros included), the dashed "any metric" line, the axis title.
     trend_root = roots["trend"]
-    assert len(_marks(trend_root, "point")) == 3 * 5  # every month of every series (zeros included)
-    texts = {t.text for t in trend_root.iter(f"{{{SVG_NS}}}text")}
+    series = _by_id(trend_root, "trend-series-")
+    assert [s.get("id") for s in series] == [f"trend-series-{m}" for m in ("any", "calls", "call_minutes", "team_chats",
+                                                                 "messages")]
+    assert all(len([e for e in _drawn(s) if e.tag.endswith("use")]) == 3 for s in series)
+    assert "stroke-dasharray" in _drawn(series[0])[0].get("style")
+    assert series[1].find(f"{{{SVG_NS}}}title").text == "Calls (all directions): 2026-01 1, 2026-02 2, 2026-03 3"
+    texts = {t.text for t in _texts(trend_root)}
     assert set(months) <= texts and "flagged users" in texts and "any metric (users)" in texts
+
+    # Contact centers: inbound and outbound bars of the largest 25, the pending ones hatched, a note per bar.
     cc = roots["cc"]
-    assert len(_marks(cc, "bar")) == 2 * charts.MAX_BARS  # inbound and outbound, the largest 25 only
-    assert svgs["cc"].count('fill="url(#cc-hatch)"') == 13  # pending discussion: hatched
+    bars = _by_id(cc, "cc-inbound-") + _by_id(cc, "cc-outbound-")
+    assert len(bars) == 2 * charts.MAX_BARS
+    assert sum("url(#" in (_drawn(b)[0].get("style") or "") for b in bars) == 2 * 13  # pending discussion: hatched
     assert "acc-000" in svgs["cc"] and "acc-025" not in svgs["cc"]
-    assert len(_marks(roots["prohibited"], "bar")) == 3
-    assert "12" in {t.text for t in roots["prohibited"].iter(f"{{{SVG_NS}}}text")}
+    assert "3,000 min · to discuss" in {t.text for t in _texts(cc)}
+
+    # Prohibited use: every pattern, zeros too, with its count.
+    prohibited = roots["prohibited"]
+    assert [b.get("id") for b in _by_id(prohibited, "prohibited-bar-")] == [f"prohibited-bar-{p}" for p in counts]
+    assert {"12", "0", "flags (user × pattern)"} <= {t.text for t in _texts(prohibited)}
+
     # Colours of the report: threshold red, box blue, one colour per metric.
     assert charts.THRESHOLD_COLOR in svgs["dist"] and charts.BOX_COLOR in svgs["dist"]
     assert all(charts.METRIC_COLORS[m] in svgs["trend"] for m in charts.METRIC_COLORS)
-    # Ids: stable, and unique across the charts of one page.
-    ids = re.findall(r'\bid="([^"]+)"', "".join(svgs.values()))
+    # Ids: stable, and unique across the charts of one page; every reference stays inside the chart (offline).
+    page = "".join(svgs.values())
+    ids = re.findall(r'\bid="([^"]+)"', page)
     assert len(ids) == len(set(ids))
+    for name, svg in svgs.items():
+        assert all(i.startswith(f"{name}-") for i in re.findall(r'\bid="([^"]+)"', svg))
+        refs = re.findall(r'href="([^"]*)"', svg) + re.findall(r"url\(([^)]*)\)", svg)
+        assert refs and all(r.startswith(f"#{name}-") for r in refs)
+        assert "http" not in re.sub(r'\sxmlns(:\w+)?="[^"]*"', "", svg)  # nothing fetched: no URL but namespaces
+        assert f'svg[data-chart="{name}"] *{{' in svg and "<style" in svg and "*{" not in svg.replace(
+            f'svg[data-chart="{name}"] *{{', "")  # matplotlib's default style applies to this chart only
     # Empty data: a message instead of axes.
     for svg, text in ((charts.cohort_distribution("calls", [], [], "e1"), "no users this month"),
                       (charts.flagged_trend([], [], "e2"), "no month built"),
-                      (charts.contact_center_minutes([], "e3"), "no contact-center account this month")):
-        assert text in {t.text for t in _parse(svg).iter(f"{{{SVG_NS}}}text")}
+                      (charts.contact_center_minutes([], "e3"), "no contact-center account this month"),
+                      (charts.prohibited_by_pattern({}, "e4"), "no pattern to show")):
+        assert text in {t.text for t in _texts(_parse(svg))}
 
 
 def test_long_category_labels_are_shortened_not_overlapping():
@@ -266,24 +307,31 @@ def test_long_category_labels_are_shortened_not_overlapping():
     rows = [{"country": "NZ", "plan": name, "users": 1, "p05": 1, "q1": 1, "median": 1, "q3": 1, "p95": 1,
              "max_value": 1, "threshold_value": None, "offering_is_free": False}]
     root = _parse(charts.cohort_distribution("calls", rows, [], "long"))
-    label = next(t for t in root.iter(f"{{{SVG_NS}}}text") if t.text and t.text.startswith("NZ"))
-    assert label.text.endswith("…") and charts.text_width(label.text, charts.FONT_SIZE) <= charts.WIDTH * 0.4
-    assert label.find(f"{{{SVG_NS}}}title").text.endswith("not free")  # the full label as a tooltip
+    label = next(t for t in _texts(root) if t.text.startswith("NZ"))
+    assert label.text.endswith("…")
+    assert charts.text_width(label.text) <= charts.WIDTH * 72 * charts.LABEL_SHARE < charts.text_width(name)
+    tip = _by_id(root, "long-label-0")[0].find(f"{{{SVG_NS}}}title")
+    assert tip.text == f"NZ · {name} (n=1), not free"  # the full label on hover
     # A long pattern name is wrapped on two lines.
     root = _parse(charts.prohibited_by_pattern({"forwarding_to_multi_line": 1}, "pp"))
-    assert len(list(root.iter(f"{{{SVG_NS}}}tspan"))) == 2
+    assert [t.text for t in _texts(root) if not re.fullmatch(r"[\d,]+|flags.*", t.text)] == [
+        "Forwarding to a multi-line", "system (PBX, key system)"]
 
 
-def test_nice_ticks():
-    assert [charts.nice_step(s, 5) for s in (1, 7, 60, 900, 12_000)] == [0.2, 2, 20, 200, 5000]
-    assert charts.nice_step(3, 5, integer=True) == 1
-    assert charts.linear_ticks(10, 2.5) == [0, 2.5, 5, 7.5, 10]
-
-
-def test_charts_do_not_import_matplotlib():
-    code = ("import sys, dagster_project.domain.report.charts\n"
-            "sys.exit(any(m.split('.')[0] == 'matplotlib' for m in sys.modules))")
-    assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
+def test_charts_are_the_same_bytes_in_another_process_and_import_matplotlib_only_to_draw():
+    """What a re-run of the report does: a new process draws the same bytes (ids are salted per chart, no date).
+    matplotlib is imported when a chart is drawn, not when the report's modules are imported."""
+    rows = [{"country": "NZ", "plan": "pro", "users": 40, "p05": 1, "q1": 5, "median": 10, "q3": 20, "p95": 60,
+             "max_value": 900, "threshold_value": 200, "offering_is_free": True}]
+    args = ("calls", rows, [("NZ", "pro", 900.0)], "d")
+    code = ("import sys\n"
+            "from dagster_project.domain.report import charts, report\n"
+            "assert 'matplotlib' not in sys.modules, 'imported with the module'\n"
+            f"sys.stdout.write(charts.cohort_distribution(*{args!r}))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONHASHSEED": "1"})
+    here = charts.cohort_distribution(*args)
+    assert out.stdout == here and here == charts.cohort_distribution(*args)
 
 
 # ---------------------------------------------------------------------------------------------- slow tier
@@ -452,11 +500,7 @@ def test_report_in_browser_shows_charts_and_the_marts_totals(built, tmp_path):
     _chromium(tmp_path, "--window-size=1400,8000", f"--screenshot={shot}", report.as_uri())  # the whole page
     assert shot.stat().st_size > 50_000
     import numpy as np
-
-    try:
-        from PIL import Image
-    except ImportError:  # pillow is not a dependency of fairuse (it came with matplotlib, no longer used)
-        pytest.skip("pillow is not installed: the screenshot is written but its colours are not checked")
+    from PIL import Image  # pillow: a dependency of matplotlib
 
     px = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     red = int(((px[..., 0] > 170) & (px[..., 1] < 80) & (px[..., 2] < 80)).sum())
