@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import dataclasses
 import os
 import sys
 import traceback
@@ -58,10 +57,9 @@ def _dispatch(args) -> int:
         from dagster_project.domain.engine import check_available
         from dagster_project.domain.policy import load_policy
 
-        settings = get_settings(args.raw_dir, args.warehouse, args.exports_dir, args.policy, engine=args.engine)
-        if args.lock_timeout is not None:
-            settings = dataclasses.replace(settings, lock_timeout=args.lock_timeout)
-        load_policy(settings.policy_file)  # validated before any work starts
+        settings = get_settings(args.raw_dir, args.warehouse, args.exports_dir, args.policy, engine=args.engine,
+                                lock_timeout=args.lock_timeout)
+        load_policy(settings.policy_file)  # validated before any work starts: nothing built, nothing created
         check_available(settings)  # the Spark engine without Java or its extra: one line, before any work
         months = args.month or default_months(settings)
         if not months:
