@@ -1,4 +1,4 @@
-"""The `fairuse` command line (CONTRACT §5): generate | run | simulate | evaluate | sql.
+"""The `fairuse` command line (CONTRACT §5): generate | run | simulate | policy check | evaluate | sql.
 
 Every error is one line saying what is wrong and what to do (`--debug` for the traceback)."""
 
@@ -77,6 +77,12 @@ def _dispatch(args) -> int:
         from dagster_project.domain.simulate import simulate_cli
 
         return simulate_cli(args)
+    if args.command == "policy":
+        from dagster_project.domain.policy import describe, load_policy
+
+        path = args.file or get_settings().policy_file
+        print(describe(load_policy(path), path))
+        return 0
     if args.command == "evaluate":
         from dagster_project.domain.evaluate import evaluate_cli
 

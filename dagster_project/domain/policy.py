@@ -15,6 +15,7 @@ the check against a month's reference snapshots (domain/policy_reference.py).
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -340,13 +341,26 @@ class Policy:
             raw["version"] = f"{raw['version']}+sim"
         return parse_policy(raw)
 
-    def settings_table(self) -> list[tuple[str, Any]]:
-        """Every key the policy sets, as (full path, value), defaults included (`fairuse policy check`)."""
-        return list(_leaves(self.model.model_dump(mode="json")))
+    def settings_table(self) -> list[tuple[str, Any, bool]]:
+        """Every key the policy sets, as (full path, value, written in the file), defaults included."""
+        written = {path for path, _ in _leaves(self.raw)}
+        return [(path, value, path in written) for path, value in _leaves(self.model.model_dump(mode="json"))]
+
+
+def describe(policy: Policy, source: str | Path) -> str:
+    """What `fairuse policy check` prints: the file is valid, and every key with the value it takes."""
+    rows = policy.settings_table()
+    lines = [f"{source}: valid (version {policy.version}; {len(rows)} keys, "
+             f"{sum(not w for _, _, w in rows)} from their defaults)"]
+    width = max(len(p) for p, _, _ in rows)
+    for path, value, written in rows:
+        shown = "-" if value is None else json.dumps(value) if isinstance(value, dict | list) else value
+        lines.append(f"  {path:<{width}}  {shown}{'' if written else '   (default)'}")
+    return "\n".join(lines)
 
 
 def _leaves(value: Any, path: str = ""):
-    if isinstance(value, dict) and value and path.count(".") < 3 and not _is_rate_mapping(path):
+    if isinstance(value, dict) and value and not _is_rate_mapping(path):
         for k, v in value.items():
             yield from _leaves(v, f"{path}.{k}" if path else str(k))
     elif isinstance(value, list) and value and isinstance(value[0], dict):
