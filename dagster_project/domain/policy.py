@@ -101,10 +101,10 @@ class FreeOffering(_Section):
 class Estimate(_Section):
     """A plan's estimated monthly use per user; a metric left out has no estimate."""
 
-    calls: NonNegative | None = None
-    call_minutes: NonNegative | None = None
-    team_chats: NonNegative | None = None
-    messages: NonNegative | None = None
+    calls: NonNegative | None = Field(None, description="estimated calls per user and month")
+    call_minutes: NonNegative | None = Field(None, description="estimated billable call minutes per user and month")
+    team_chats: NonNegative | None = Field(None, description="estimated team chats per user and month")
+    messages: NonNegative | None = Field(None, description="estimated messages per user and month")
 
 
 class Cohorts(_Section):
