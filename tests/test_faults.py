@@ -191,15 +191,12 @@ def test_the_generated_key_file_is_owner_only(tmp_path, monkeypatch):
 
 
 def test_a_dagster_run_that_cannot_get_the_lock_says_who_holds_it(raw, tmp_path):
-    import dataclasses
-
     import dagster as dg
 
     from dagster_project.definitions import build_definitions
     from dagster_project.domain.settings import get_settings
 
-    settings = dataclasses.replace(
-        get_settings(str(raw), str(tmp_path / "warehouse.duckdb"), str(tmp_path / "exports")), lock_timeout=0.5)
+    settings = get_settings(str(raw), str(tmp_path / "warehouse.duckdb"), str(tmp_path / "exports"), lock_timeout=0.5)
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from pathlib import Path; "
          "from dagster_project.domain import warehouse_lock as wl; "

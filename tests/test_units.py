@@ -46,7 +46,7 @@ def _raw_policy():
 @pytest.mark.parametrize(("mutate", "message"), [
     (lambda p: p["billing_increment"].update(initial_seconds=0), "billing_increment.initial_seconds"),
     (lambda p: p["billing_increment"].update(subsequent_seconds=1.5), "billing_increment.subsequent_seconds"),
-    (lambda p: p["metrics"].pop("messages"), "'metrics' must define exactly"),
+    (lambda p: p["metrics"].pop("messages"), "metrics.messages: missing key"),
     (lambda p: p["metrics"]["calls"].update(offering="fax"), "metrics.calls.offering"),
     (lambda p: p["thresholds"].update(severe_multiple=1.0), "severe_multiple"),
     (lambda p: p["cohorts"].pop("min_cohort_size"), "cohorts.min_cohort_size"),

@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--min-cohort-size", type=positive_int)
     s.add_argument("--month", type=parse_month, action="append", help="restrict to a month (repeatable)")
 
+    pol = sub.add_parser("policy", help="the policy file: check one before it is used")
+    pol_sub = pol.add_subparsers(dest="policy_command", required=True)
+    pc = pol_sub.add_parser("check", help="validate a policy file and print every key it sets (defaults marked)")
+    pc.add_argument("file", nargs="?", help="policy YAML (default: env FAIRUSE_POLICY_FILE, else the shipped one)")
+
     e = sub.add_parser("evaluate", help="prohibited-use flags vs a generator's ground truth")
     e.add_argument("--warehouse", help="published DuckDB file (env FAIRUSE_WAREHOUSE)")
     e.add_argument("--truth", help="ground-truth file (default: beside the raw directory)")

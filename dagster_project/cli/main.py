@@ -1,4 +1,4 @@
-"""The `fairuse` command line (CONTRACT §5): generate | run | simulate | evaluate | sql.
+"""The `fairuse` command line (CONTRACT §5): generate | run | simulate | policy check | evaluate | sql.
 
 Every error is one line saying what is wrong and what to do (`--debug` for the traceback)."""
 
@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import dataclasses
 import os
 import sys
 import threading
@@ -59,10 +58,9 @@ def _dispatch(args) -> int:
         from dagster_project.domain.engine import check_available
         from dagster_project.domain.policy import load_policy
 
-        settings = get_settings(args.raw_dir, args.warehouse, args.exports_dir, args.policy, engine=args.engine)
-        if args.lock_timeout is not None:
-            settings = dataclasses.replace(settings, lock_timeout=args.lock_timeout)
-        load_policy(settings.policy_file)  # validated before any work starts
+        settings = get_settings(args.raw_dir, args.warehouse, args.exports_dir, args.policy, engine=args.engine,
+                                lock_timeout=args.lock_timeout)
+        load_policy(settings.policy_file)  # validated before any work starts: nothing built, nothing created
         check_available(settings)  # the Spark engine without Java or its extra: one line, before any work
         months = args.month or default_months(settings)
         if not months:
@@ -80,6 +78,12 @@ def _dispatch(args) -> int:
         from dagster_project.domain.simulate import simulate_cli
 
         return simulate_cli(args)
+    if args.command == "policy":
+        from dagster_project.domain.policy import describe, load_policy
+
+        path = args.file or get_settings().policy_file
+        print(describe(load_policy(path), path))
+        return 0
     if args.command == "evaluate":
         from dagster_project.domain.evaluate import evaluate_cli
 

@@ -1,19 +1,275 @@
-"""Load and validate the one policy configuration; expose its version and the dbt vars derived from it."""
+"""The one policy configuration as a schema (pydantic): load, validate, expose its version and dbt vars.
+
+`PolicyFile` declares every section and key with its type and range; an unknown key is refused at every level
+(with "did you mean ...?" for a near miss), a required key is required. An error is ONE line naming the key's full
+path, e.g. `metrics.calls.excess_unit_rates: unknown key (did you mean excess_unit_rate?)` (PolicyError).
+
+Adding a key: declare it on its section's model with a default (`Field(default, description=...)`): a policy
+written before the key existed still validates, and docs/POLICY.md's generated tables show the default. A new
+section: a `_Section` subclass and a field with `default_factory` on `PolicyFile`.
+
+Countries, plans and currencies named in the policy are data, not schema: `named_reference_values` lists them for
+the check against a month's reference snapshots (domain/policy_reference.py).
+"""
 
 from __future__ import annotations
 
+import difflib
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
-METRICS = ("calls", "call_minutes", "team_chats", "messages")
 OFFERINGS = ("calling", "chat", "messaging")
+Offering = Literal["calling", "chat", "messaging"]
 
 
 class PolicyError(ValueError):
     """The policy file is invalid; the message names the key at fault."""
+
+
+class _Section(BaseModel):
+    """A mapping of the policy file: unknown keys refused with the nearest declared key suggested."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = list(cls.model_fields)
+            for key in data:
+                if key not in known:
+                    near = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+                    hint = f" (did you mean {near[0]}?)" if near else f" (known: {', '.join(known)})"
+                    raise PydanticCustomError("unknown_key", "unknown key{hint}", {"key": key, "hint": hint})
+        return data
+
+
+# ---------------------------------------------------------------- value types
+
+Count = Annotated[int, Field(gt=0)]  # a whole number > 0 (calls, gaps, seconds)
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(gt=0, le=1)]  # a share or ratio, 0 < x <= 1
+Multiple = Annotated[float, Field(ge=1)]  # a multiple of a cohort's median, >= 1
+Currency = Annotated[str, StringConstraints(pattern=r"^([A-Z]{3}|default)$")]
+# A rate: a number (any currency) or a mapping currency (ISO 4217, e.g. GBP) -> number with an optional `default`.
+Rate = NonNegative | dict[Currency, NonNegative]
+
+
+def _version_text(value: Any) -> Any:
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+# ---------------------------------------------------------------- sections
+
+
+class BillingIncrement(_Section):
+    initial_seconds: Count = Field(description="I1: seconds billed for the first chunk of a call")
+    subsequent_seconds: Count = Field(description="I2: seconds of each later chunk")
+
+
+class MetricRule(_Section):
+    offering: Offering = Field(description="the offering the metric belongs to (policed only where it is free)")
+    floor: NonNegative = Field(0.0, description="a user is never flagged below this monthly value")
+    excess_unit_rate: Rate | None = Field(None, description="charge per unit above the threshold; none = no charge")
+
+
+class Metrics(_Section):
+    """The policed metrics: exactly those the pipeline computes (int_user_metrics__monthly)."""
+
+    calls: MetricRule
+    call_minutes: MetricRule
+    team_chats: MetricRule
+    messages: MetricRule
+
+
+class FreeOffering(_Section):
+    country: Annotated[str, StringConstraints(pattern=r"^([A-Z]{2}|\*)$")] = Field(
+        description='ISO 3166 alpha-2 country of the accounts, or "*" for any')
+    plan: Annotated[str, StringConstraints(min_length=1)] = Field(description="the accounts' plan")
+    offerings: Annotated[list[Offering], Field(min_length=1)] = Field(description="what is free for them")
+
+
+class Estimate(_Section):
+    """A plan's estimated monthly use per user; a metric left out has no estimate."""
+
+    calls: NonNegative | None = Field(None, description="estimated calls per user and month")
+    call_minutes: NonNegative | None = Field(None, description="estimated billable call minutes per user and month")
+    team_chats: NonNegative | None = Field(None, description="estimated team chats per user and month")
+    messages: NonNegative | None = Field(None, description="estimated messages per user and month")
+
+
+class Cohorts(_Section):
+    min_cohort_size: Annotated[int, Field(ge=0)] = Field(
+        description="other users a cohort level needs (country x plan, then plan, then all)")
+
+
+class Thresholds(_Section):
+    threshold_multiple: Positive = Field(description='"materially exceed": ratio to the reference at least this')
+    severe_multiple: Positive = Field(description="severity `severe` from this ratio (>= threshold_multiple)")
+
+    @model_validator(mode="after")
+    def _severe_not_below(self) -> Thresholds:
+        if self.severe_multiple < self.threshold_multiple:
+            raise PydanticCustomError("severe_below", "must be >= thresholds.threshold_multiple ({t}), got {s}",
+                                      {"key": "severe_multiple", "t": self.threshold_multiple,
+                                       "s": self.severe_multiple})
+        return self
+
+
+class ContactCenter(_Section):
+    minutes_per_user: Positive = Field(description="inbound + outbound minutes per user that make a contact center")
+    default_rate_per_minute: Rate = Field(description="surcharge per minute when the account has no rate of its own")
+
+
+class AutoDialing(_Section):
+    min_outbound_calls: Count = Field(description="volume floor: outbound calls in the month")
+    cohort_multiple: Multiple = Field(description="volume also >= this x the cohort median user's")
+    min_session_gaps: Count = Field(description="regularity judged on at least this many in-session gaps")
+    min_regular_gap_share: Fraction = Field(description="share of machine-regular gaps")
+    min_concurrent_outbound_calls: Count = Field(description="outbound calls in progress at once")
+    min_parallel_calls: Count = Field(description="... on at least this many calls of the month")
+    min_api_share: Fraction = Field(description="share of calls placed through the API")
+    min_peak_calls_per_hour: Positive = Field(description="outbound calls in the busiest clock hour")
+
+
+class OutboundTelemarketing(_Section):
+    min_new_number_calls: Count = Field(description="volume floor: calls to numbers new to the account")
+    cohort_multiple: Multiple = Field(description="volume also >= this x the cohort median user's")
+    min_new_number_share: Fraction = Field(description="share of outbound calls to new numbers")
+    max_new_number_answer_ratio: Fraction = Field(description="answered / attempted, of calls to new numbers")
+    min_session_calls: Count = Field(description="the traits are also judged per session of this many calls")
+
+
+class ForwardingToMultiLine(_Section):
+    min_forwarded_calls: Count = Field(description="volume floor: forwarded calls")
+    cohort_multiple: Multiple = Field(description="volume also >= this x the cohort median user's")
+    min_concurrent_forwarded_calls: Count = Field(description="calls forwarded to one number in talk at once")
+    min_overlapping_forwarded_calls: Count = Field(description="... on at least this many calls of the month")
+
+
+class VoicemailBlasting(_Section):
+    min_voicemail_drops: Count = Field(description="volume floor: voicemail drops")
+    cohort_multiple: Multiple = Field(description="volume also >= this x the cohort median user's")
+    window_seconds: Count = Field(description="the window the drops are counted in")
+    min_voicemails_in_window: Count = Field(description="drops started within one window")
+
+
+class BulkCallInLine(_Section):
+    min_direct_inbound_calls: Count = Field(description="volume floor: direct (not forwarded) inbound calls")
+    cohort_multiple: Multiple = Field(description="volume also >= this x the cohort median user's")
+    min_concurrent_inbound_calls: Count = Field(description="direct inbound calls in talk at once")
+    min_overlapping_inbound_calls: Count = Field(description="... on at least this many calls of the month")
+
+
+class ProhibitedUse(_Section):
+    short_call_seconds: Count = Field(description="an answered call this short or shorter is a short call")
+    session_gap_seconds: Count = Field(description="a longer gap between outbound calls ends a dialing session")
+    regular_gap_tolerance_seconds: Positive = Field(description="a gap is regular within max(this, share x median)")
+    regular_gap_tolerance_share: Fraction = Field(description="... of the user's median gap")
+    auto_dialing: AutoDialing
+    outbound_telemarketing: OutboundTelemarketing
+    forwarding_to_multi_line: ForwardingToMultiLine
+    voicemail_blasting: VoicemailBlasting
+    bulk_call_in_line: BulkCallInLine
+
+
+class PolicyFile(_Section):
+    """policy/fair_use_policy.yaml as a whole."""
+
+    version: Annotated[str, BeforeValidator(_version_text), StringConstraints(min_length=1)] = Field(
+        description="stamped on every row computed with the file; bump it on every change")
+    billing_increment: BillingIncrement
+    metrics: Metrics
+    free_offerings: list[FreeOffering]
+    estimates: dict[Annotated[str, StringConstraints(min_length=1)], Estimate] = Field(
+        default_factory=dict, description="per plan: estimated monthly use per user and metric")
+    cohorts: Cohorts
+    thresholds: Thresholds
+    contact_center: ContactCenter
+    prohibited_use: ProhibitedUse
+
+
+# The metrics the pipeline computes and the prohibited-use patterns, in the policy's order (from the schema).
+METRICS = tuple(Metrics.model_fields)
+_PATTERN_MODELS = {name: f.annotation for name, f in ProhibitedUse.model_fields.items()
+                   if isinstance(f.annotation, type) and issubclass(f.annotation, _Section)}
+PROHIBITED_USE_KEYS = {name: tuple(model.model_fields) for name, model in _PATTERN_MODELS.items()}
+PATTERNS = tuple(PROHIBITED_USE_KEYS)
+PROHIBITED_USE_SHARED_KEYS = tuple(k for k in ProhibitedUse.model_fields if k not in PROHIBITED_USE_KEYS)
+
+
+# ---------------------------------------------------------------- errors as one line
+
+
+# The tags pydantic puts in an error's location for a member of a union or a constrained type (not keys).
+_TAG = re.compile(r"^(constrained-|function-)|[\[\],]|^(float|int|str|bool|none)$")
+
+
+def _path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not _TAG.search(str(part)):
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _n(x: Any) -> Any:
+    return int(x) if isinstance(x, float) and x.is_integer() else x
+
+
+_KIND = {
+    "missing": lambda e: "missing key",
+    "unknown_key": lambda e: e["msg"],
+    "extra_forbidden": lambda e: "unknown key",
+    "greater_than": lambda e: f"must be a positive number (> {_n(e['ctx']['gt'])}), got {e['input']!r}",
+    "greater_than_equal": lambda e: f"must be >= {_n(e['ctx']['ge'])}, got {e['input']!r}",
+    "less_than_equal": lambda e: f"is a fraction and must be <= {_n(e['ctx']['le'])}, got {e['input']!r}",
+    "int_type": lambda e: f"must be a whole number (integer), got {e['input']!r}",
+    "int_from_float": lambda e: f"must be a whole number (integer), got {e['input']!r}",
+    "float_type": lambda e: f"must be a number, got {e['input']!r}",
+    "string_type": lambda e: f"must be text, got {e['input']!r}",
+    "literal_error": lambda e: f"must be one of {e['ctx']['expected']}, got {e['input']!r}",
+    "model_type": lambda e: f"must be a mapping of keys, got {e['input']!r}",
+    "model_attributes_type": lambda e: f"must be a mapping of keys, got {e['input']!r}",
+    "dict_type": lambda e: f"must be a mapping, got {e['input']!r}",
+    "list_type": lambda e: f"must be a list, got {e['input']!r}",
+    "too_short": lambda e: f"must not be empty, got {e['input']!r}",
+}
+
+
+def _describe(e: dict) -> str:
+    if e["type"] == "string_pattern_mismatch":
+        what = {"country": 'an ISO 3166 alpha-2 country code in capitals (e.g. GB) or "*"'}.get(
+            str(e["loc"][-1]), "an ISO 4217 currency code in capitals (e.g. GBP) or `default`")
+        return f"must be {what}, got {e['input']!r}"
+    return _KIND.get(e["type"], lambda e: e["msg"])(e)
+
+
+def _one_line(err: ValidationError) -> str:
+    """The first error, as `path.to.key: what is wrong`. For a value that may take two forms (a rate), the
+    error of the form that was written (a mapping or a number)."""
+    errors = err.errors()
+    e = errors[0]
+    if e["type"] == "float_type" and isinstance(e["input"], dict):  # a rate written as a mapping: its own errors
+        nested = [x for x in errors if len(x["loc"]) > len(e["loc"]) and x["loc"][:len(e["loc"]) - 1] == e["loc"][:-1]]
+        e = nested[0] if nested else e
+    loc = tuple(e["loc"])
+    if "key" in (e.get("ctx") or {}):  # our own errors name the key within the mapping at `loc`
+        loc = (*loc, e["ctx"]["key"])
+    return f"{_path(loc) or 'policy'}: {_describe(e)}"
+
+
+# ---------------------------------------------------------------- the Policy the pipeline uses
 
 
 @dataclass(frozen=True)
@@ -30,6 +286,7 @@ class Policy:
     contact_center_minutes_per_user: float
     prohibited_use: dict[str, Any]
     raw: dict[str, Any]
+    model: PolicyFile
 
     def dbt_vars(self) -> dict[str, Any]:
         """The policy as dbt vars: the only way dbt learns any threshold, rate or increment."""
@@ -43,7 +300,7 @@ class Policy:
             "contact_center_minutes_per_user": self.contact_center_minutes_per_user,
             "prohibited_use": self.prohibited_use,
             "policy_metrics": [
-                {"metric": m, "offering": cfg["offering"], "floor": float(cfg.get("floor", 0))}
+                {"metric": m, "offering": cfg["offering"], "floor": float(cfg["floor"])}
                 for m, cfg in self.metrics.items()
             ],
             "policy_excess_rates": [
@@ -53,7 +310,7 @@ class Policy:
             ],
             "policy_surcharge_rates": [
                 {"currency": cur, "rate": rate}
-                for cur, rate in rates_by_currency(self.raw["contact_center"]["default_rate_per_minute"]).items()
+                for cur, rate in rates_by_currency(self.model.contact_center.default_rate_per_minute).items()
             ],
             "policy_free_offerings": [
                 {"country": r["country"], "plan": r["plan"], "offering": o}
@@ -68,7 +325,7 @@ class Policy:
         }
 
     def with_overrides(self, **overrides: Any) -> Policy:
-        """A copy with some top-level numbers replaced (used by `fairuse simulate`)."""
+        """A copy with some top-level numbers replaced (used by `fairuse simulate`), validated again."""
         raw = yaml.safe_load(yaml.safe_dump(self.raw))
         for key, value in overrides.items():
             if value is None:
@@ -83,6 +340,38 @@ class Policy:
             raw["version"] = f"{raw['version']}+sim"
         return parse_policy(raw)
 
+    def settings_table(self) -> list[tuple[str, Any, bool]]:
+        """Every key the policy sets, as (full path, value, written in the file), defaults included."""
+        written = {path for path, _ in _leaves(self.raw)}
+        return [(path, value, path in written) for path, value in _leaves(self.model.model_dump(mode="json"))]
+
+
+def describe(policy: Policy, source: str | Path) -> str:
+    """What `fairuse policy check` prints: the file is valid, and every key with the value it takes."""
+    rows = policy.settings_table()
+    lines = [f"{source}: valid (version {policy.version}; {len(rows)} keys, "
+             f"{sum(not w for _, _, w in rows)} from their defaults)"]
+    width = max(len(p) for p, _, _ in rows)
+    for path, value, written in rows:
+        shown = "-" if value is None else json.dumps(value) if isinstance(value, dict | list) else value
+        lines.append(f"  {path:<{width}}  {shown}{'' if written else '   (default)'}")
+    return "\n".join(lines)
+
+
+def _leaves(value: Any, path: str = ""):
+    if isinstance(value, dict) and value and not _is_rate_mapping(path):
+        for k, v in value.items():
+            yield from _leaves(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list) and value and isinstance(value[0], dict):
+        for i, v in enumerate(value):
+            yield from _leaves(v, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def _is_rate_mapping(path: str) -> bool:
+    return path.endswith(("excess_unit_rate", "default_rate_per_minute"))
+
 
 def rates_by_currency(value: Any) -> dict[str, float]:
     """A rate is a number (any currency) or a mapping currency -> number with an optional `default`.
@@ -94,130 +383,49 @@ def rates_by_currency(value: Any) -> dict[str, float]:
     return {"*": float(value)}
 
 
-def _rate(value: Any, where: str) -> None:
-    if value is None:
-        return
-    items = value.items() if isinstance(value, dict) else [("", value)]
-    for k, v in items:
-        _num(v, f"{where}.{k}" if k else where)
-
-
-def _req(d: dict, key: str, where: str) -> Any:
-    if not isinstance(d, dict) or key not in d:
-        raise PolicyError(f"policy: missing key '{where}{key}'")
-    return d[key]
-
-
-def _num(value: Any, where: str, *, positive: bool = False, integer: bool = False) -> Any:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if integer:
-        ok = ok and float(value).is_integer()
-    if not ok or (positive and value <= 0) or value < 0:
-        kind = "a positive" if positive else "a non-negative"
-        raise PolicyError(f"policy: '{where}' must be {kind} {'integer' if integer else 'number'}, got {value!r}")
-    return int(value) if integer else float(value)
-
-
-# Every prohibited-use pattern: its thresholds (all required, all positive). Keys ending in _share or _ratio are
-# fractions (<= 1); the other min_ keys (counts) and lengths in seconds are whole. PATTERNS: the one list of patterns.
-PROHIBITED_USE_KEYS = {
-    "auto_dialing": ("min_outbound_calls", "cohort_multiple", "min_session_gaps", "min_regular_gap_share",
-                     "min_concurrent_outbound_calls", "min_parallel_calls", "min_api_share",
-                     "min_peak_calls_per_hour"),
-    "outbound_telemarketing": ("min_new_number_calls", "cohort_multiple", "min_new_number_share",
-                               "max_new_number_answer_ratio", "min_session_calls"),
-    "forwarding_to_multi_line": ("min_forwarded_calls", "cohort_multiple", "min_concurrent_forwarded_calls",
-                                 "min_overlapping_forwarded_calls"),
-    "voicemail_blasting": ("min_voicemail_drops", "cohort_multiple", "window_seconds", "min_voicemails_in_window"),
-    "bulk_call_in_line": ("min_direct_inbound_calls", "cohort_multiple", "min_concurrent_inbound_calls",
-                          "min_overlapping_inbound_calls"),
-}
-PATTERNS = tuple(PROHIBITED_USE_KEYS)  # the prohibited-use patterns, in the policy's order
-PROHIBITED_USE_SHARED_KEYS = ("short_call_seconds", "session_gap_seconds", "regular_gap_tolerance_seconds",
-                              "regular_gap_tolerance_share")
-_WHOLE_SECONDS = ("short_call_seconds", "session_gap_seconds", "window_seconds")
-
-
-def _prohibited_use_value(value: Any, where: str) -> float | int:
-    """Positive; fractions (`*_share`, `*_ratio`) <= 1; counts of calls, gaps or drops and window lengths whole."""
-    key = where.rsplit(".", 1)[-1]
-    fraction = key.endswith(("_share", "_ratio"))
-    whole = key in _WHOLE_SECONDS or (key.startswith("min_") and not fraction and not key.endswith("_per_hour"))
-    out = _num(value, where, positive=True, integer=whole)
-    if fraction and out > 1:
-        raise PolicyError(f"policy: '{where}' is a fraction and must be <= 1, got {value!r}")
-    if key == "cohort_multiple" and out < 1:
-        raise PolicyError(f"policy: '{where}' must be >= 1 (a multiple of the cohort's median), got {value!r}")
+def named_reference_values(policy: Policy) -> dict[str, dict[str, set[str]]]:
+    """Countries, plans and currencies the policy names, each with the keys naming it:
+    {"country": {"NZ": {"free_offerings[3].country"}}, "plan": {...}, "currency": {...}}."""
+    out: dict[str, dict[str, set[str]]] = {"country": {}, "plan": {}, "currency": {}}
+    m = policy.model
+    for i, r in enumerate(m.free_offerings):
+        if r.country != "*":
+            out["country"].setdefault(r.country, set()).add(f"free_offerings[{i}].country")
+        out["plan"].setdefault(r.plan, set()).add(f"free_offerings[{i}].plan")
+    for plan in m.estimates:
+        out["plan"].setdefault(plan, set()).add(f"estimates.{plan}")
+    rates = {f"metrics.{name}.excess_unit_rate": getattr(m.metrics, name).excess_unit_rate for name in METRICS}
+    rates["contact_center.default_rate_per_minute"] = m.contact_center.default_rate_per_minute
+    for where, rate in rates.items():
+        for cur in rates_by_currency(rate):
+            if cur != "*":
+                out["currency"].setdefault(cur, set()).add(f"{where}.{cur}")
     return out
 
 
-def _prohibited_use(section: dict) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key in PROHIBITED_USE_SHARED_KEYS:
-        out[key] = _prohibited_use_value(_req(section, key, "prohibited_use."), f"prohibited_use.{key}")
-    for pattern, keys in PROHIBITED_USE_KEYS.items():
-        cfg = _req(section, pattern, "prohibited_use.")
-        unknown = sorted(set(cfg) - set(keys)) if isinstance(cfg, dict) else []
-        if unknown:
-            raise PolicyError(f"policy: unknown key(s) {unknown} in 'prohibited_use.{pattern}'")
-        out[pattern] = {k: _prohibited_use_value(_req(cfg, k, f"prohibited_use.{pattern}."),
-                                                 f"prohibited_use.{pattern}.{k}") for k in keys}
-    return out
-
-
-def parse_policy(raw: dict[str, Any]) -> Policy:
+def parse_policy(raw: Any, source: str = "policy") -> Policy:
+    """Validate a policy (the YAML as Python values); PolicyError in one line naming the key:
+    `<source>: <path.to.key>: <what is wrong>`."""
     if not isinstance(raw, dict):
-        raise PolicyError("policy: the file must hold a mapping")
-    version = str(_req(raw, "version", ""))
-    bi = _req(raw, "billing_increment", "")
-    i1 = _num(_req(bi, "initial_seconds", "billing_increment."), "billing_increment.initial_seconds",
-              positive=True, integer=True)
-    i2 = _num(_req(bi, "subsequent_seconds", "billing_increment."), "billing_increment.subsequent_seconds",
-              positive=True, integer=True)
-    metrics = _req(raw, "metrics", "")
-    if set(metrics) != set(METRICS):
-        raise PolicyError(f"policy: 'metrics' must define exactly {list(METRICS)}, got {sorted(metrics)}")
-    for m, cfg in metrics.items():
-        if _req(cfg, "offering", f"metrics.{m}.") not in OFFERINGS:
-            raise PolicyError(f"policy: 'metrics.{m}.offering' must be one of {list(OFFERINGS)}")
-        _num(cfg.get("floor", 0), f"metrics.{m}.floor")
-        _rate(cfg.get("excess_unit_rate"), f"metrics.{m}.excess_unit_rate")
-    free = _req(raw, "free_offerings", "")
-    for i, r in enumerate(free):
-        for k in ("country", "plan", "offerings"):
-            _req(r, k, f"free_offerings[{i}].")
-        bad = [o for o in r["offerings"] if o not in OFFERINGS]
-        if bad:
-            raise PolicyError(f"policy: 'free_offerings[{i}].offerings' has unknown {bad}")
-    estimates = raw.get("estimates") or {}
-    for plan, per_metric in estimates.items():
-        for m, v in per_metric.items():
-            if m not in METRICS:
-                raise PolicyError(f"policy: 'estimates.{plan}.{m}' is not a metric")
-            _num(v, f"estimates.{plan}.{m}")
-    cohorts = _req(raw, "cohorts", "")
-    th = _req(raw, "thresholds", "")
-    cc = _req(raw, "contact_center", "")
-    tm = _num(_req(th, "threshold_multiple", "thresholds."), "thresholds.threshold_multiple", positive=True)
-    _rate(_req(cc, "default_rate_per_minute", "contact_center."), "contact_center.default_rate_per_minute")
-    sm = _num(_req(th, "severe_multiple", "thresholds."), "thresholds.severe_multiple", positive=True)
-    if sm < tm:
-        raise PolicyError("policy: 'thresholds.severe_multiple' must be >= 'thresholds.threshold_multiple'")
+        raise PolicyError(f"{source}: the file must hold a mapping of sections")
+    try:
+        model = PolicyFile.model_validate(raw)
+    except ValidationError as e:
+        raise PolicyError(f"{source}: {_one_line(e)}") from None
     return Policy(
-        version=version,
-        billing_initial_seconds=i1,
-        billing_subsequent_seconds=i2,
-        metrics=metrics,
-        free_offerings=free,
-        estimates=estimates,
-        min_cohort_size=_num(_req(cohorts, "min_cohort_size", "cohorts."), "cohorts.min_cohort_size",
-                             integer=True),
-        threshold_multiple=tm,
-        severe_multiple=sm,
-        contact_center_minutes_per_user=_num(
-            _req(cc, "minutes_per_user", "contact_center."), "contact_center.minutes_per_user", positive=True),
-        prohibited_use=_prohibited_use(_req(raw, "prohibited_use", "")),
+        version=model.version,
+        billing_initial_seconds=model.billing_increment.initial_seconds,
+        billing_subsequent_seconds=model.billing_increment.subsequent_seconds,
+        metrics={name: getattr(model.metrics, name).model_dump() for name in METRICS},
+        free_offerings=[r.model_dump() for r in model.free_offerings],
+        estimates={plan: e.model_dump(exclude_none=True) for plan, e in model.estimates.items()},
+        min_cohort_size=model.cohorts.min_cohort_size,
+        threshold_multiple=model.thresholds.threshold_multiple,
+        severe_multiple=model.thresholds.severe_multiple,
+        contact_center_minutes_per_user=model.contact_center.minutes_per_user,
+        prohibited_use=model.prohibited_use.model_dump(),
         raw=raw,
+        model=model,
     )
 
 
@@ -228,5 +436,5 @@ def load_policy(path: str | Path) -> Policy:
     except FileNotFoundError as e:
         raise PolicyError(f"policy: file not found: {path}") from e
     except yaml.YAMLError as e:
-        raise PolicyError(f"policy: {path} is not valid YAML: {e}") from e
-    return parse_policy(raw)
+        raise PolicyError(f"policy {path}: not valid YAML: {' '.join(str(e).split())}") from e
+    return parse_policy(raw, f"policy {path}")

@@ -1,7 +1,14 @@
-"""Where the pipeline reads and writes, and which policy applies: resolved once, to absolute paths.
+"""Where the pipeline reads and writes, which policy applies and how it runs: the settings, declared ONCE.
 
-`settings_from_env` is the one place that reads FAIRUSE_* variables (the CLI passes its options on top). Nothing
-here writes the environment: dbt, a subprocess, gets its variables from `dbt_env` at the moment it is started.
+`Settings` is a pydantic model: each field its type, range, default, variable (FAIRUSE_<FIELD NAME>), command-line
+option where there is one, and what it accepts (`_setting`). `settings_from_env` is the one place that reads
+FAIRUSE_* variables: an option given on the command line wins, then the variable, then the default. A bad value
+is a SettingsError naming the option or variable and what it accepts, e.g.
+`FAIRUSE_LOCK_TIMEOUT='abc': a number of seconds`. The Dagster resource (defs/resources.py) is built from these
+fields, never restating them. Adding a setting = one field here (with `_setting`), documented in README.
+
+The hash key (FAIRUSE_HASH_KEY) is a secret (`SecretStr`: never in a repr, a log or Dagster's UI).
+Nothing here writes the environment: dbt, a subprocess, gets its variables from `dbt_env` when it is started.
 """
 
 from __future__ import annotations
@@ -9,18 +16,22 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
 DEFAULT_POLICY_FILE = REPO_ROOT / "policy" / "fair_use_policy.yaml"
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
 ENGINES = ("duckdb", "spark")  # FAIRUSE_ENGINE / `fairuse run --engine`: what builds the dbt models (domain/engine.py)
+ENV_PREFIX = "FAIRUSE_"
+HASH_KEY_VARIABLE = "FAIRUSE_HASH_KEY"
 
 
 class SettingsError(ValueError):
-    """A setting that cannot be used (an unknown engine); the message names the variable or option."""
+    """A setting that cannot be used; the message names the variable or option and what it accepts."""
 
 
 def build_db_for(warehouse: Path) -> Path:
@@ -28,27 +39,52 @@ def build_db_for(warehouse: Path) -> Path:
     return warehouse.parent / "build" / (warehouse.stem + ".build.duckdb")
 
 
-@dataclass(frozen=True)
-class Settings:
-    raw_dir: Path
-    warehouse: Path  # the published, read-only-for-analysts DuckDB file
-    exports_dir: Path
-    policy_file: Path
-    reports_dir: Path
-    schedule_day: int = 2  # the monthly schedule: day of month and hour (UTC)
-    schedule_hour: int = 6
-    duckdb_memory_limit: str = "3GB"
-    hash_key: str | None = None  # FAIRUSE_HASH_KEY; else a random key kept in <data>/.hash_key
-    lock_timeout: float = 3600.0  # how long a run waits for another run of the same warehouse (seconds)
-    engine: str = "duckdb"  # FAIRUSE_ENGINE: duckdb | spark (domain/engine.py)
-    spark_master: str = "local[2]"  # FAIRUSE_SPARK_MASTER: the local Spark session's master (engine spark)
-    spark_remote: str | None = None  # FAIRUSE_SPARK_REMOTE: a Spark Connect server, sc://host:port (a cluster)
-    spark_driver_memory: str = "4g"  # FAIRUSE_SPARK_DRIVER_MEMORY: heap of the local Spark session
+def _setting(default: Any, accepts: str, *, option: str | None = None, **constraints: Any) -> Any:
+    """A field of Settings: `accepts` is said when a value is refused; `option` the command line's, if any."""
+    return Field(default, description=accepts, json_schema_extra={"option": option} if option else None,
+                 **constraints)
 
-    def __post_init__(self):
-        if self.engine not in ENGINES:
-            raise SettingsError(f"unknown engine {self.engine!r} (FAIRUSE_ENGINE / --engine): "
-                                f"one of {', '.join(ENGINES)}")
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    raw_dir: Path = _setting(DEFAULT_DATA_DIR / "raw", "a folder path", option="--raw-dir")
+    warehouse: Path = _setting(DEFAULT_DATA_DIR / "warehouse.duckdb", "a file path (the published DuckDB file)",
+                               option="--warehouse")
+    exports_dir: Path = _setting(DEFAULT_DATA_DIR / "exports", "a folder path", option="--exports-dir")
+    policy_file: Path = _setting(DEFAULT_POLICY_FILE, "a policy YAML file path", option="--policy")
+    reports_dir: Path | None = _setting(None, "a folder path (default: reports/ beside the warehouse)")
+    schedule_day: int = _setting(2, "a day of the month, 1-28", ge=1, le=28)  # the monthly schedule (UTC)
+    schedule_hour: int = _setting(6, "an hour of the day, 0-23 (UTC)", ge=0, le=23)
+    duckdb_memory_limit: str = _setting("3GB", "a DuckDB memory size such as 3GB or 500MB",
+                                        pattern=r"(?i)^\s*\d+(\.\d+)?\s*(%|[KMGT]i?B|[KMGT]|B|bytes)?\s*$")
+    hash_key: SecretStr | None = _setting(None, "the pseudonymisation key (text); unset: a random key kept in "
+                                                "<data>/.hash_key")
+    lock_timeout: float = _setting(3600.0, "a number of seconds > 0", option="--lock-timeout", gt=0)
+    engine: Literal["duckdb", "spark"] = _setting("duckdb", f"one of {', '.join(ENGINES)}", option="--engine")
+    spark_master: str = _setting("local[2]", "a Spark master URL such as local[2]", min_length=1)
+    spark_remote: str | None = _setting(None, "a Spark Connect URL, sc://host:port", pattern=r"^sc://")
+    spark_driver_memory: str = _setting("4g", "a JVM memory size such as 4g", pattern=r"^\d+[kmgtKMGT]?$")
+
+    @field_validator("raw_dir", "warehouse", "exports_dir", "policy_file", "reports_dir")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return None if value is None else _abs(value)
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _reports_beside_the_warehouse(self) -> Settings:
+        if self.reports_dir is None:
+            object.__setattr__(self, "reports_dir", self.warehouse.parent / "reports")
+        return self
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed, validated again (a bad value: SettingsError naming the field)."""
+        return _validated({**dict(self), **changes}, {k: k for k in changes})
 
     @property
     def build_db(self) -> Path:
@@ -68,39 +104,51 @@ class Settings:
         return self.build_db.parent / (self.warehouse.stem + ".spark")
 
 
+def variable_of(field: str) -> str:
+    """The FAIRUSE_* variable of a setting."""
+    return ENV_PREFIX + field.upper()
+
+
+def option_of(field: str) -> str | None:
+    """The command line's option for a setting, if it has one."""
+    extra = Settings.model_fields[field].json_schema_extra
+    return extra.get("option") if isinstance(extra, dict) else None
+
+
 def _abs(value: str | Path) -> Path:
     p = Path(value).expanduser()
     return (p if p.is_absolute() else Path.cwd() / p).resolve()
 
 
-def settings_from_env(
-    env: Mapping[str, str] | None = None,
-    *,
-    raw_dir: str | None = None,
-    warehouse: str | None = None,
-    exports_dir: str | None = None,
-    policy_file: str | None = None,
-    engine: str | None = None,
-) -> Settings:
-    """Explicit arguments win over FAIRUSE_* variables, which win over the defaults under data/."""
+def _validated(values: dict[str, Any], sources: dict[str, str]) -> Settings:
+    try:
+        return Settings(**values)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else ""
+        accepts = Settings.model_fields[field].description if field in Settings.model_fields else err["msg"]
+        where = sources.get(field, field)
+        shown = "<hidden>" if field == "hash_key" else repr(values.get(field))
+        raise SettingsError(f"{where}={shown}: {accepts}") from None
+
+
+def settings_from_env(env: Mapping[str, str] | None = None, **options: Any) -> Settings:
+    """Options given (not None) win over FAIRUSE_* variables (empty = unset), which win over the defaults.
+    `options` are fields of Settings (the CLI's --raw-dir, --warehouse, --policy ... under their field names)."""
     env = os.environ if env is None else env
-    wh = _abs(warehouse or env.get("FAIRUSE_WAREHOUSE") or DEFAULT_DATA_DIR / "warehouse.duckdb")
-    return Settings(
-        raw_dir=_abs(raw_dir or env.get("FAIRUSE_RAW_DIR") or DEFAULT_DATA_DIR / "raw"),
-        warehouse=wh,
-        exports_dir=_abs(exports_dir or env.get("FAIRUSE_EXPORTS_DIR") or DEFAULT_DATA_DIR / "exports"),
-        policy_file=_abs(policy_file or env.get("FAIRUSE_POLICY_FILE") or DEFAULT_POLICY_FILE),
-        reports_dir=_abs(env.get("FAIRUSE_REPORTS_DIR") or wh.parent / "reports"),
-        schedule_day=int(env.get("FAIRUSE_SCHEDULE_DAY", "2")),
-        schedule_hour=int(env.get("FAIRUSE_SCHEDULE_HOUR", "6")),
-        duckdb_memory_limit=env.get("FAIRUSE_DUCKDB_MEMORY_LIMIT", "3GB"),
-        hash_key=env.get("FAIRUSE_HASH_KEY") or None,
-        lock_timeout=float(env.get("FAIRUSE_LOCK_TIMEOUT", "3600")),
-        engine=(engine or env.get("FAIRUSE_ENGINE") or "duckdb").lower(),
-        spark_master=env.get("FAIRUSE_SPARK_MASTER") or "local[2]",
-        spark_remote=env.get("FAIRUSE_SPARK_REMOTE") or None,
-        spark_driver_memory=env.get("FAIRUSE_SPARK_DRIVER_MEMORY") or "4g",
-    )
+    unknown = set(options) - set(Settings.model_fields)
+    if unknown:
+        raise TypeError(f"not a setting: {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for field in Settings.model_fields:
+        if options.get(field) is not None:
+            values[field] = options[field]
+            sources[field] = option_of(field) or field
+        elif env.get(variable_of(field)):
+            values[field] = env[variable_of(field)]
+            sources[field] = variable_of(field)
+    return _validated(values, sources)
 
 
 def get_settings(
@@ -108,18 +156,18 @@ def get_settings(
     warehouse: str | None = None,
     exports_dir: str | None = None,
     policy_file: str | None = None,
-    engine: str | None = None,
+    **options: Any,
 ) -> Settings:
     """`settings_from_env` of this process's environment (the CLI's options first)."""
     return settings_from_env(raw_dir=raw_dir, warehouse=warehouse, exports_dir=exports_dir,
-                             policy_file=policy_file, engine=engine)
+                             policy_file=policy_file, **options)
 
 
 def hash_key(s: Settings) -> str:
     """Key for hashing phone numbers: FAIRUSE_HASH_KEY, else a random key kept beside the warehouse (created
     on first use). The key is never in the repository; data/ is git-ignored."""
-    if s.hash_key:
-        return s.hash_key
+    if s.hash_key is not None and s.hash_key.get_secret_value():
+        return s.hash_key.get_secret_value()
     key_file = s.data_dir / ".hash_key"
     if not key_file.exists():
         key_file.parent.mkdir(parents=True, exist_ok=True)

@@ -149,12 +149,13 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
     def dbt_models(context: dg.AssetExecutionContext, fairuse: FairuseResource):
         """`dbt build` of one month, in this process: models (incremental on the month) and their data tests."""
         s = fairuse.settings()
+        policy = fairuse.policy()  # an invalid policy file fails here too (a run of these assets alone), first
         hold_warehouse(context, s)
         month = context.partition_key
         if not built:
             built.append(node_keys(manifest, dbt_translator))
         keys = built[0]
-        dbt_vars = dbt_vars_for_month(month, fairuse.policy())
+        dbt_vars = dbt_vars_for_month(month, policy)
         args = ["build", *_dbt_selection(context, keys), "--vars", json.dumps(dbt_vars)]
         # Before dbt writes: the month's published tables are about to differ from the published file, until the
         # next publish (which copies the months so marked: domain/publish.py).

@@ -86,10 +86,11 @@ def build_publish_assets(dbt_models: dg.AssetsDefinition, manifest: Path) -> lis
     )
     def finance_exports(context: dg.AssetExecutionContext, fairuse: FairuseResource) -> dg.MaterializeResult:
         s = fairuse.settings()
+        version = fairuse.policy().version  # an invalid policy file fails before anything is written
         hold_warehouse(context, s)
         month = context.partition_key
         with duckdb.connect(str(s.warehouse), read_only=True) as con:
-            results = exports.export_month_and_later(con, s.exports_dir, month, fairuse.policy().version)
+            results = exports.export_month_and_later(con, s.exports_dir, month, version)
         this = results[0]
         restated = [r.month for r in results if r.restated]
         return dg.MaterializeResult(metadata={

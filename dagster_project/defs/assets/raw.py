@@ -12,6 +12,7 @@ from dagster_project.defs.resources import FairuseResource
 from dagster_project.defs.warehouse_lock import hold_warehouse
 from dagster_project.domain.contract import EVENT_DATASETS, REFERENCE_DATASETS
 from dagster_project.domain.engine import engine_for
+from dagster_project.domain.policy_reference import names_without_accounts
 
 RAW_DESCRIPTIONS = {
     "calls": "Call detail records of the month: the delivered Parquet files, read in place (view raw.calls).",
@@ -35,14 +36,24 @@ RAW_KEYS = {name: dg.AssetKey(["raw", name]) for name in RAW_DESCRIPTIONS}
     op_tags={"dagster/concurrency_key": "warehouse"},
 )
 def raw_month(context: dg.AssetExecutionContext, fairuse: FairuseResource):
-    """Check every file of the month (footers, required columns, castable values), then record the delivery
-    and point the raw views at the files; nothing is written if a file is bad."""
+    """Check the policy file and every file of the month (footers, required columns, castable values), then
+    record the delivery and point the raw views at the files; nothing is written if the policy or a file is bad.
+    Countries, plans and currencies the policy names that no account of the month has are logged as warnings
+    and listed in `raw/accounts`' metadata (`policy_names_without_accounts`)."""
     s = fairuse.settings()
-    fairuse.policy()  # an invalid policy file fails here, before anything is written
+    policy = fairuse.policy()  # an invalid policy file fails here (one line naming the key), before any write
     hold_warehouse(context, s)
     record = engine_for(s).record_month(s, context.partition_key)
+    # Countries, plans and currencies the policy names that no account of the month has: reported, not refused.
+    unmatched = names_without_accounts(policy, s.raw_dir, context.partition_key)
+    for line in unmatched:
+        context.log.warning(f"policy {s.policy_file.name}: {line}")
     for ds in EVENT_DATASETS + REFERENCE_DATASETS:
-        yield dg.MaterializeResult(asset_key=RAW_KEYS[ds.name], metadata={
+        metadata = {
             "files": dg.MetadataValue.int(record.files[ds.name]),
             "rows_read": dg.MetadataValue.int(record.rows_read[ds.name]),
-        })
+        }
+        if ds.name == "accounts":
+            metadata["policy_names_without_accounts"] = dg.MetadataValue.md(
+                "\n".join(f"- {line}" for line in unmatched) or "none")
+        yield dg.MaterializeResult(asset_key=RAW_KEYS[ds.name], metadata=metadata)
