@@ -33,11 +33,13 @@ TABLES = {
 }
 
 
-def _norm(col: str, value):
+def _norm(col: str, value, floats=FLOAT_COLUMNS):
     if value is None or value == "":
         return None
-    if col in FLOAT_COLUMNS:
+    if col in floats:
         return float(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(value)
 
 
@@ -47,17 +49,18 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def compare_table(warehouse, expected_csv: str, table: str) -> None:
-    with open(CONFORMANCE / "expected" / expected_csv, newline="", encoding="utf-8") as f:
+def compare_table(warehouse, expected_csv: str, table: str, folder=None, floats=FLOAT_COLUMNS) -> None:
+    """Every row of `table` against the expected CSV (the columns it names), floats to a relative 1e-9."""
+    with open((folder or CONFORMANCE / "expected") / expected_csv, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         cols = reader.fieldnames
-        expected = [tuple(_norm(c, r[c]) for c in cols) for r in reader]
+        expected = [tuple(_norm(c, r[c], floats) for c in cols) for r in reader]
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         got_raw = con.execute(f"select {', '.join(cols)} from {table}").fetchall()
     finally:
         con.close()
-    got = [tuple(_norm(c, v) for c, v in zip(cols, row, strict=True)) for row in got_raw]
+    got = [tuple(_norm(c, v, floats) for c, v in zip(cols, row, strict=True)) for row in got_raw]
     key = lambda r: tuple("" if v is None else (f"{v:.9g}" if isinstance(v, float) else v) for v in r)  # noqa: E731
     expected.sort(key=key)
     got.sort(key=key)
