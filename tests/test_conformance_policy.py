@@ -83,3 +83,43 @@ def _text(value) -> str:
     from dagster_project.domain.exports import _fmt  # the CSV spelling of a value (ISO dates, true/false)
 
     return _fmt(value)
+
+
+# Prohibited use (tests/conformance/prohibited): the policy file as it is; one month of hand-built calls.
+PROHIBITED = CONFORMANCE / "prohibited"
+# The numbers behind each flag, worked out from the call records (make_raw.py's comments).
+EVIDENCE = {
+    "ad_api": {"outbound_calls": 300, "api_share": 1.0, "peak_calls_per_hour": 120},
+    "tm_cold": {"outbound_calls": 200, "new_number_calls": 200, "new_number_share": 1.0,
+                "new_number_answer_ratio": 0.25},
+    "vm_burst": {"outbound_calls": 50, "max_voicemails_in_window": 20},
+    "bl_line": {"inbound_calls": 200, "distinct_callers": 200, "max_concurrent_inbound_calls": 3},
+    "fw_pbx": {"forwarded_calls": 20, "forwarded_numbers": 1, "max_concurrent_forwarded_calls": 3},
+}
+
+
+@pytest.fixture(scope="module")
+def prohibited(tmp_path_factory):
+    from tests.conformance.prohibited.make_raw import MONTH
+    from tests.conformance.prohibited.make_raw import make_raw as make_calls
+
+    tmp = tmp_path_factory.mktemp("golden-prohibited")
+    settings, outcomes = run_pipeline(tmp, make_calls(tmp / "raw"), months=[MONTH])
+    assert [o.month for o in outcomes if o.success] == [MONTH], outcomes
+    return settings
+
+
+def test_golden_prohibited_use_flags(prohibited):
+    """Each pattern flags its user and none of the near misses (each misses one condition by one step)."""
+    compare_table(prohibited.warehouse, "fct_prohibited_use_flags.csv", "marts.fct_prohibited_use_flags",
+                  folder=PROHIBITED / "expected", floats={"volume_threshold", "cohort_median"})
+    con = duckdb.connect(str(prohibited.warehouse), read_only=True)
+    try:
+        for user, want in EVIDENCE.items():
+            cols = list(want)
+            row = con.execute(f"select {', '.join(cols)}, evidence from marts.fct_prohibited_use_flags "
+                              "where user_id = ?", [user]).fetchone()
+            assert dict(zip(cols, row[:-1], strict=True)) == want, user
+            assert "+64" not in row[-1], row[-1]  # the evidence never quotes a number
+    finally:
+        con.close()
