@@ -25,17 +25,8 @@ for _var in ("FAIRUSE_RAW_DIR", "FAIRUSE_WAREHOUSE", "FAIRUSE_EXPORTS_DIR", "FAI
     os.environ.pop(_var, None)
 os.environ.setdefault("FAIRUSE_HASH_KEY", "test-key-not-secret")
 
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item, call):
-    """FAIRUSE_NO_SKIP=1 (set by .ci/run): a skipped test fails, so CI cannot go green without a tier (browser,
-    SQL shell, Spark) whose tools are missing. Locally skips stay skips, listed by -ra."""
-    report = yield
-    if report.skipped and os.environ.get("FAIRUSE_NO_SKIP") == "1" and not hasattr(report, "wasxfail"):
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        report.outcome = "failed"
-        report.longrepr = f"skipped, and FAIRUSE_NO_SKIP=1 forbids skips (CI runs every tier): {reason}"
-    return report
+# FAIRUSE_NO_SKIP=1 (CI) turns skips into failures (tests/ci_no_skip.py); pytester runs pytest inside a test.
+pytest_plugins = ["tests.ci_no_skip", "pytester"]
 
 
 def copy_conformance_raw(dest: Path) -> Path:
