@@ -25,6 +25,9 @@ for _var in ("FAIRUSE_RAW_DIR", "FAIRUSE_WAREHOUSE", "FAIRUSE_EXPORTS_DIR", "FAI
     os.environ.pop(_var, None)
 os.environ.setdefault("FAIRUSE_HASH_KEY", "test-key-not-secret")
 
+# FAIRUSE_NO_SKIP=1 (CI) turns skips into failures (tests/ci_no_skip.py); pytester runs pytest inside a test.
+pytest_plugins = ["tests.ci_no_skip", "pytester"]
+
 
 def copy_conformance_raw(dest: Path) -> Path:
     raw = dest / "raw"

@@ -3,7 +3,12 @@
 billing increments, flags (floor, free offering, most favourable excess), leave-one-out and fallback, the ladder
 and excess charges, surcharge gating and cent rounding, and each prohibited pattern's threshold edges. They run
 here, once, not in every month's `dbt build`: dbt needs the models' parent relations to exist, so the project is
-first built empty (`dbt run --empty`) into a scratch database.
+first built empty (`dbt run --empty`) into a scratch database. Part of the fast tier (~13 s, no data): a change to
+any rule fails `make test-fast`.
+
+The vars come from policy/fair_use_policy.yaml (`--vars`, as a month's build gets them); a unit test overrides
+only what its rule is about. The prohibited-use edges are written for the policy file's thresholds and must not
+carry a copy of them (test_detection_unit_tests_take_the_thresholds_from_the_policy_file).
 """
 
 from __future__ import annotations
@@ -12,15 +17,13 @@ import json
 import os
 import subprocess
 
-import pytest
+import yaml
 
 from dagster_project.domain import raw_load
 from dagster_project.domain.dbt_project import dbt_executable, ensure_manifest
 from dagster_project.domain.dbt_vars import dbt_vars_for_month
 from dagster_project.domain.policy import PATTERNS, load_policy
 from dagster_project.domain.settings import DBT_PROJECT_DIR, DEFAULT_POLICY_FILE
-
-pytestmark = pytest.mark.slow
 
 
 def _dbt(args: list[str], db, target) -> subprocess.CompletedProcess:
@@ -51,3 +54,25 @@ def test_dbt_unit_tests_pass(tmp_path):
                      "detection_cohorts_fallback_and_medians", "prohibited_use_evidence_sentences",
                      *(f"prohibited_use_{p}_edges" for p in PATTERNS)):
         assert expected in names, (expected, sorted(names))
+
+
+def _unit_tests() -> list[tuple[str, dict]]:
+    out = []
+    for path in sorted((DBT_PROJECT_DIR / "models").rglob("*.yml")):
+        for test in (yaml.safe_load(path.read_text()) or {}).get("unit_tests") or []:
+            out.append((f"{path.relative_to(DBT_PROJECT_DIR)}: {test['name']}", test))
+    return out
+
+
+def test_detection_unit_tests_take_the_thresholds_from_the_policy_file():
+    """The prohibited-use edge tests were written against their own copy of the thresholds, which had drifted
+    from the policy file (min_session_calls 10 there, 5 in the file): no unit test may set `prohibited_use`; the
+    runner passes the policy file's values."""
+    tests = _unit_tests()
+    detection = [name for name, t in tests if t["model"] in {
+        "fct_prohibited_use_flags", "int_calls__user_dialing", "int_calls__user_outbound_pace",
+        "int_calls__user_inbound", "int_calls__user_signals", "int_users__detection_cohorts"}]
+    assert len(detection) >= 10, detection  # the edge tests are found where they live
+    copies = [name for name, t in tests if "prohibited_use" in ((t.get("overrides") or {}).get("vars") or {})]
+    assert not copies, f"unit tests carrying their own prohibited_use thresholds: {copies}"
+    assert "prohibited_use" in dbt_vars_for_month("2026-01", load_policy(DEFAULT_POLICY_FILE))

@@ -22,15 +22,13 @@ from tests.conftest import run_pipeline
 
 pytestmark = pytest.mark.slow  # end-to-end: real Dagster, dbt and DuckDB runs
 
-TUNING_SEEDS = (1, 2, 3)  # where the thresholds were checked: never used here
-HELD_OUT_SEEDS = (101, 202, 303)
+HELD_OUT_SEEDS = (101, 202, 303)  # the thresholds were checked on seeds 1, 2 and 3 (docstring): never used here
 POPULATIONS = ((250, 30.0), (600, 60.0))  # users, mean calls per user (markets with more calling than the demo's)
 MONTH = "2026-05"
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    assert not set(HELD_OUT_SEEDS) & set(TUNING_SEEDS)
     out = []
     for seed in HELD_OUT_SEEDS:
         for users, calls_per_user in POPULATIONS:

@@ -90,13 +90,29 @@ def test_a_second_run_waits_and_no_wait_is_refused(raw, clean, tmp_path):
     assert _files_digest(tmp_path / "exports") == exports
 
 
+def _wait_for_dbt_build(work: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
+    """Until dbt has built a node of the first month (`fairuse run` sends dbt's console log, one line per node, to
+    the month's log file), failing if the run ends first."""
+    log = work / "logs" / "run-2026-01.log"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, f"the run ended (exit {proc.returncode}) before dbt built anything"
+        if log.exists() and " OK created " in log.read_text(errors="replace"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"dbt built no node within {timeout:.0f}s ({log})")
+
+
 def test_a_killed_lock_holder_is_taken_over(raw, clean, tmp_path):
     _, tables, exports = clean
     first = _cli(*_run_args(raw, tmp_path))
     _wait_for_holder(tmp_path, first.pid)
-    time.sleep(2)  # well into the first month
+    _wait_for_dbt_build(tmp_path, first)  # the kill lands inside the first month's dbt build ...
+    assert first.poll() is None  # ... of a run that is still alive
     os.killpg(first.pid, signal.SIGKILL)
-    first.wait()
+    out1, _ = first.communicate(timeout=60)
+    assert first.returncode == -signal.SIGKILL  # killed, not finished
+    assert "done in" not in out1 and not (tmp_path / "warehouse.duckdb").exists()  # no month was published
     again = _cli(*_run_args(raw, tmp_path))
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, err[-2000:]

@@ -1,0 +1,153 @@
+"""Write the raw files of the prohibited-use golden vectors (README.md beside this file) into a raw directory.
+
+    python tests/conformance/prohibited/make_raw.py OUT_DIR
+
+One month (2026-05), hand-built call records: for each pattern one user who shows it and near misses that miss
+one condition each. Deterministic: the same rows on every run. The expected flags (expected/) were worked out from
+the rules (docs/CONTRACT.md §3.4, policy/fair_use_policy.yaml `prohibited_use`), never by running the pipeline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+MONTH = "2026-05"
+DAY = dt.datetime(2026, 5, 4, 8, 0)  # every user's first call (each user has an account of its own)
+SILENT_USERS = 20  # make calls of no kind: every cohort median is 0, so each volume threshold is its floor
+
+_calls: list[tuple] = []
+
+
+def _call(user, direction, start, answered_after, talk, disposition, to_number=None, via=None, forwarded_to=None):
+    """One call; answered `answered_after` s after it starts (None: never answered), ended `talk` s later
+    (unanswered calls ring 25 s)."""
+    answered = start + dt.timedelta(seconds=answered_after) if answered_after is not None else None
+    ended = (answered + dt.timedelta(seconds=talk)) if answered else start + dt.timedelta(seconds=25)
+    own = f"+6490{user}"
+    other = to_number or f"+6421{len(_calls):07d}"  # a number of its own unless given
+    frm, to = (other, own) if direction == "inbound" else (own, other)
+    _calls.append((f"c-{user}-{len(_calls):05d}", f"acc-{user}", user, direction, start, answered, ended, frm, to,
+                   disposition, forwarded_to, via))
+
+
+def _every(start, seconds, n):
+    return [start + dt.timedelta(seconds=seconds * i) for i in range(n)]
+
+
+def auto_dialing():
+    # ad_api: 300 outbound calls through the API, one every 30 s (120 within an hour), each answered with 20 s of
+    # talk, to 10 numbers in turn (only 10 new numbers: not telemarketing) -> flagged: 300 >= 300, API share 1.0
+    # >= 0.5 with 120 >= 60 calls in an hour (the gaps are machine-regular as well).
+    for i, t in enumerate(_every(DAY, 30, 300)):
+        _call("ad_api", "outbound", t, 5, 20, "answered", to_number=f"+6422000{i % 10}", via="api")
+    # ad_299: the same at 299 calls -> below the floor of 300.
+    for i, t in enumerate(_every(DAY, 30, 299)):
+        _call("ad_299", "outbound", t, 5, 20, "answered", to_number=f"+6423000{i % 10}", via="api")
+    # ad_desk: 400 calls from a desk phone, one every 6 min (a new dialing session each time: idle > 300 s, so no
+    # session gaps; never two at once; 10 an hour) -> the volume without any machine trait: not flagged.
+    for i, t in enumerate(_every(DAY, 360, 400)):
+        _call("ad_desk", "outbound", t, 5, 20, "answered", to_number=f"+6424000{i % 10}", via="desk_phone")
+
+
+def outbound_telemarketing():
+    # tm_cold: 200 calls, each to a number the account never called before, one every 10 min (no sessions); 1 in 4
+    # answered (50 of 200 = 0.25 <= 0.4) -> flagged: 200 new-number calls >= 200, share 1.0 >= 0.7.
+    # tm_answered: the same, 82 of 200 answered (0.41 > 0.4) -> not flagged.
+    # tm_199: 199 calls, 49 answered (0.246) -> below the floor of 200.
+    for user, n, answered in (("tm_cold", 200, 50), ("tm_answered", 200, 82), ("tm_199", 199, 49)):
+        for i, t in enumerate(_every(DAY, 600, n)):
+            if i < answered:
+                _call(user, "outbound", t, 5, 30, "answered", via="app")
+            else:
+                _call(user, "outbound", t, None, 0, "no_answer", via="app")
+
+
+def voicemail_blasting():
+    # vm_burst: 20 voicemails dropped 30 s apart (the 20th 570 s after the 1st: 20 within 600 s), then 30 more,
+    # 10 min apart -> flagged: 50 drops >= 50, 20 in a window >= 20.
+    # vm_slow: the 20 dropped 32 s apart (the 20th 608 s after the 1st: at most 19 within 600 s) + 30 -> not.
+    # vm_49: the burst of 20 at 30 s + 29 more = 49 drops -> below the floor of 50.
+    for user, gap, rest in (("vm_burst", 30, 30), ("vm_slow", 32, 30), ("vm_49", 30, 29)):
+        burst = _every(DAY, gap, 20)
+        spread = _every(burst[-1] + dt.timedelta(minutes=20), 600, rest)
+        for t in burst + spread:
+            _call(user, "outbound", t, 5, 15, "voicemail", via="api")
+
+
+def _groups_and_singles(user, groups, singles, forwarded_to=None, numbers_per_group=1):
+    """`groups` times three calls in talk at once (answered 10 s apart, 300 s each: the third is answered while 2
+    others are in talk), an hour apart; then `singles` calls one after the other (300 s each, 10 min apart)."""
+    for g in range(groups):
+        for k, t in enumerate(_every(DAY + dt.timedelta(hours=g), 10, 3)):
+            fwd = forwarded_to and (forwarded_to if numbers_per_group == 1 else f"{forwarded_to}{k}")
+            _call(user, "inbound", t, 0, 300, "answered", forwarded_to=fwd)
+    for t in _every(DAY + dt.timedelta(hours=groups + 1), 600, singles):
+        _call(user, "inbound", t, 0, 300, "answered", forwarded_to=forwarded_to)
+
+
+def bulk_call_in_line():
+    # bl_line: 10 groups of 3 at once + 170 singles = 200 direct inbound calls, 10 answered while 2 others were in
+    # talk, up to 3 at once -> flagged (3 >= 3, 10 >= 10, 200 >= 200).
+    _groups_and_singles("bl_line", 10, 170)
+    _groups_and_singles("bl_9", 9, 173)  # 200 calls, only 9 answered while 2 others were in talk -> not
+    _groups_and_singles("bl_199", 10, 169)  # 199 calls -> below the floor of 200
+
+
+def forwarding_to_multi_line():
+    # fw_pbx: 5 groups of 3 at once + 5 singles = 20 calls forwarded to one outside number -> flagged (3 at once
+    # >= 3, 5 answered while 2 others to the number were in talk >= 5, 20 forwarded >= 20).
+    _groups_and_singles("fw_pbx", 5, 5, forwarded_to="+6499990000")
+    _groups_and_singles("fw_4", 4, 8, forwarded_to="+6499991000")  # 20 calls, 4 at 3-at-once -> not
+    _groups_and_singles("fw_19", 5, 4, forwarded_to="+6499992000")  # 19 calls -> below the floor of 20
+    # fw_3_numbers: fw_pbx's calls, but each group's 3 calls go to 3 different numbers: 1 at once per number -> not
+    _groups_and_singles("fw_3_numbers", 5, 5, forwarded_to="+6499993000", numbers_per_group=3)
+
+
+PATTERN_USERS = ["ad_api", "ad_299", "ad_desk", "tm_cold", "tm_answered", "tm_199", "vm_burst", "vm_slow", "vm_49",
+                 "bl_line", "bl_9", "bl_199", "fw_pbx", "fw_4", "fw_19", "fw_3_numbers"]
+
+
+def _write(path: Path, table: pa.Table, mtime: dt.datetime) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    t = mtime.replace(tzinfo=dt.UTC).timestamp()
+    os.utime(path, (t, t))
+
+
+def make_raw(out: Path) -> Path:
+    _calls.clear()
+    for build in (auto_dialing, outbound_telemarketing, voicemail_blasting, bulk_call_in_line,
+                  forwarding_to_multi_line):
+        build()
+    users = PATTERN_USERS + [f"quiet_{i:02d}" for i in range(SILENT_USERS)]
+    accounts = [f"acc-{u}" for u in users]
+    n = len(users)
+    _write(out / "accounts/snapshot_date=2026-04-30/accounts-full.parquet", pa.table({
+        "account_id": accounts, "account_name": accounts, "country": ["NZ"] * n, "plan": ["pro"] * n,
+        "declared_contact_center": [False] * n, "surcharge_agreed_on": pa.array([None] * n, pa.date32()),
+        "surcharge_rate_per_minute": pa.array([None] * n, pa.decimal128(10, 4)), "currency": ["NZD"] * n,
+    }), dt.datetime(2026, 5, 1))
+    _write(out / "users/snapshot_date=2026-04-30/users-full.parquet", pa.table({
+        "user_id": users, "account_id": accounts,
+        "created_at": pa.array([dt.datetime(2025, 6, 1)] * n, pa.timestamp("us")),
+        "deactivated_at": pa.array([None] * n, pa.timestamp("us")),
+    }), dt.datetime(2026, 5, 1))
+    cols = ["call_id", "account_id", "user_id", "direction", "started_at", "answered_at", "ended_at", "from_number",
+            "to_number", "disposition", "forwarded_to", "initiated_via"]
+    data = {c: [r[i] for r in _calls] for i, c in enumerate(cols)}
+    for c in ("started_at", "answered_at", "ended_at"):
+        data[c] = pa.array(data[c], pa.timestamp("us"))
+    for c in ("forwarded_to", "initiated_via"):
+        data[c] = pa.array(data[c], pa.string())
+    _write(out / f"calls/month={MONTH}/calls.parquet", pa.table(data), dt.datetime(2026, 6, 1, 3))
+    return out
+
+
+if __name__ == "__main__":
+    make_raw(Path(sys.argv[1]))
