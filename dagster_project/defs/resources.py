@@ -11,6 +11,10 @@ from dagster_project.domain.policy import Policy, load_policy
 from dagster_project.domain.settings import Settings
 
 
+GATE_FIELDS = ("gate_min_share", "gate_history_months", "gate_watermark_days", "gate_min_rows",
+               "gate_account_min_users")
+
+
 class FairuseResource(dg.ConfigurableResource):
     """Paths resolved once, where the definitions are built (definitions.py); shown in the UI's resource page."""
 
@@ -26,6 +30,11 @@ class FairuseResource(dg.ConfigurableResource):
     spark_master: str = "local[2]"
     spark_remote: str | None = None
     spark_driver_memory: str = "4g"
+    gate_min_share: float = 0.5
+    gate_history_months: int = 3
+    gate_watermark_days: float = 3.0
+    gate_min_rows: int = 100
+    gate_account_min_users: int = 10
 
     @classmethod
     def from_settings(cls, s: Settings) -> FairuseResource:
@@ -33,7 +42,7 @@ class FairuseResource(dg.ConfigurableResource):
                    policy_file=str(s.policy_file), reports_dir=str(s.reports_dir),
                    duckdb_memory_limit=s.duckdb_memory_limit, hash_key=s.hash_key, lock_timeout=s.lock_timeout,
                    engine=s.engine, spark_master=s.spark_master, spark_remote=s.spark_remote,
-                   spark_driver_memory=s.spark_driver_memory)
+                   spark_driver_memory=s.spark_driver_memory, **{g: getattr(s, g) for g in GATE_FIELDS})
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """A run (UI, schedule, sensor, backfill) builds its month in its own process (in-process executor):
@@ -48,7 +57,7 @@ class FairuseResource(dg.ConfigurableResource):
                         reports_dir=Path(self.reports_dir), duckdb_memory_limit=self.duckdb_memory_limit,
                         hash_key=self.hash_key, lock_timeout=self.lock_timeout, engine=self.engine,
                         spark_master=self.spark_master, spark_remote=self.spark_remote,
-                        spark_driver_memory=self.spark_driver_memory)
+                        spark_driver_memory=self.spark_driver_memory, **{g: getattr(self, g) for g in GATE_FIELDS})
 
     def policy(self) -> Policy:
         return load_policy(self.policy_file)

@@ -44,6 +44,12 @@ class Settings:
     spark_master: str = "local[2]"  # FAIRUSE_SPARK_MASTER: the local Spark session's master (engine spark)
     spark_remote: str | None = None  # FAIRUSE_SPARK_REMOTE: a Spark Connect server, sc://host:port (a cluster)
     spark_driver_memory: str = "4g"  # FAIRUSE_SPARK_DRIVER_MEMORY: heap of the local Spark session
+    # The completeness gate (domain/completeness.py): operational settings, not policy.
+    gate_min_share: float = 0.5  # FAIRUSE_GATE_MIN_SHARE: held below this share of the recent months' median
+    gate_history_months: int = 3  # FAIRUSE_GATE_HISTORY_MONTHS: the built months that median is taken over
+    gate_watermark_days: float = 3.0  # FAIRUSE_GATE_WATERMARK_DAYS: latest event at most this long before month end
+    gate_min_rows: int = 100  # FAIRUSE_GATE_MIN_ROWS: a dataset (or account) with fewer rows: presence only
+    gate_account_min_users: int = 10  # FAIRUSE_GATE_ACCOUNT_MIN_USERS: accounts this large are judged on their own
 
     def __post_init__(self):
         if self.engine not in ENGINES:
@@ -56,6 +62,15 @@ class Settings:
         (staging), so it lives in an owner-only folder (`build/` beside the warehouse, 0700) with its WAL and
         DuckDB's spill files."""
         return build_db_for(self.warehouse)
+
+    @property
+    def gate(self):
+        """The completeness gate's settings (domain/completeness.py)."""
+        from dagster_project.domain.completeness import GateSettings
+
+        return GateSettings(min_share=self.gate_min_share, history_months=self.gate_history_months,
+                            watermark_days=self.gate_watermark_days, min_rows=self.gate_min_rows,
+                            account_min_users=self.gate_account_min_users)
 
     @property
     def data_dir(self) -> Path:
@@ -100,6 +115,11 @@ def settings_from_env(
         spark_master=env.get("FAIRUSE_SPARK_MASTER") or "local[2]",
         spark_remote=env.get("FAIRUSE_SPARK_REMOTE") or None,
         spark_driver_memory=env.get("FAIRUSE_SPARK_DRIVER_MEMORY") or "4g",
+        gate_min_share=float(env.get("FAIRUSE_GATE_MIN_SHARE", "0.5")),
+        gate_history_months=int(env.get("FAIRUSE_GATE_HISTORY_MONTHS", "3")),
+        gate_watermark_days=float(env.get("FAIRUSE_GATE_WATERMARK_DAYS", "3")),
+        gate_min_rows=int(env.get("FAIRUSE_GATE_MIN_ROWS", "100")),
+        gate_account_min_users=int(env.get("FAIRUSE_GATE_ACCOUNT_MIN_USERS", "10")),
     )
 
 
