@@ -121,7 +121,8 @@ def _run_months(settings: Settings, months: list[str], out, accept_incomplete: b
         months = sorted({*months, *lost})
         print(f"the build database lacks published month(s) {', '.join(lost)}: rebuilding them from the raw data "
               f"before publishing", file=out, flush=True)
-    build_only = [k for k in defs.resolve_all_asset_keys() if k.path[0] != "publish"]
+    build_only = sorted((k for k in defs.resolve_asset_graph().materializable_asset_keys if k.path[0] != "publish"),
+                        key=lambda k: k.to_user_string())
     tags = {ACCEPT_TAG: "true"} if accept_incomplete else {}
     for month, publish in [*plan, *((m, True) for m in months)]:
         if month not in known:
