@@ -27,8 +27,8 @@ def _history(**march):
             "2026-02": _month(calls=8_000, latest="2026-02-28 20:00"), "2026-03": _month(**march)}
 
 
-def _judge(figures, present=PRESENT, snapshots=SNAPSHOTS, gs=GateSettings()):
-    return judge("2026-03", present, snapshots, figures, [m for m in figures if m < "2026-03"], gs)
+def _judge(figures, present=PRESENT, snapshots=SNAPSHOTS, gs=None):
+    return judge("2026-03", present, snapshots, figures, [m for m in figures if m < "2026-03"], gs or GateSettings())
 
 
 def test_a_normal_month_passes():
@@ -165,3 +165,18 @@ def test_a_failed_month_names_its_step(paths):
     with pytest.raises(NotPublishable, match=r"month 2026-01 must be rebuilt first \(its run failed in dbt_models\)"):
         check_publishable(build, wh, "2026-02", month_state.read_months(wh))
     assert json.loads(month_state.state_path(wh).read_text())["months"]["2026-02"]["gate"] == "accepted"
+
+
+def test_the_late_data_sensor_reruns_a_held_month_when_its_files_change(tmp_path):
+    from dagster_project.defs.sensors import changed_held_months
+    from dagster_project.domain.raw_files import month_fingerprint
+
+    raw, wh = tmp_path / "raw", tmp_path / "warehouse.duckdb"
+    folder = raw / "calls" / "month=2026-03"
+    folder.mkdir(parents=True)
+    (folder / "part-000.parquet").write_bytes(b"first half")
+    month_state.record(wh, "2026-03", "held", gate="held", reason="calls: ...",
+                       fingerprint=month_fingerprint(raw, "2026-03"))
+    assert changed_held_months(raw, wh) == {}
+    (folder / "part-001.parquet").write_bytes(b"the rest of the delivery")
+    assert changed_held_months(raw, wh) == {"2026-03": month_fingerprint(raw, "2026-03")}

@@ -9,6 +9,7 @@ from dagster_project.defs.resources import FairuseResource
 from dagster_project.domain import completeness, exports, month_state
 from dagster_project.domain.engine import engine_for
 from dagster_project.domain.publish import is_whole
+from dagster_project.domain.raw_files import month_fingerprint
 
 USAGE_KEY = dg.AssetKey(["marts", "fct_user_monthly_usage"])  # a dbt model every publish asset depends on
 
@@ -36,7 +37,9 @@ def completeness_gate(context: dg.AssetCheckExecutionContext, fairuse: FairuseRe
         month_state.record(s.warehouse, month, "built", gate="accepted", reason=verdict.line())
         context.log.warning(f"{month} accepted incomplete by the operator: {verdict.line()}")
     else:
-        month_state.record(s.warehouse, month, "held", gate="held", reason=verdict.line())
+        # The files it was held with: the late-data sensor re-runs it when they change (defs/sensors.py).
+        month_state.record(s.warehouse, month, "held", gate="held", reason=verdict.line(),
+                           fingerprint=month_fingerprint(s.raw_dir, month))
     return dg.AssetCheckResult(
         passed=not verdict.held,
         # Accepted: shown as a failed check (it did fail), but a warning does not block the publish assets.

@@ -10,7 +10,6 @@ from dagster_project.domain import gc_tuning
 from dagster_project.domain.policy import Policy, load_policy
 from dagster_project.domain.settings import Settings
 
-
 GATE_FIELDS = ("gate_min_share", "gate_history_months", "gate_watermark_days", "gate_min_rows",
                "gate_account_min_users")
 

@@ -191,7 +191,8 @@ def _why_not_whole(entry: Mapping[str, Any] | None) -> str:
     return "no record of a whole build"
 
 
-def check_publishable(build_db: Path, warehouse: Path, month: str, months: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def check_publishable(build_db: Path, warehouse: Path, month: str,
+                      months: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """The months (YYYY-MM) publishing `month` would copy, all of them whole; else NotPublishable (one line).
     `months`: every month's record (domain/month_state.read_months)."""
     pending = {m[:7] for m in unpublished_months(build_db)} | {month}
