@@ -85,6 +85,15 @@ def lost_months(settings: Settings) -> list[str]:
     return sorted(lost & set(months_in_raw(settings.raw_dir)))
 
 
+def unfinished_months(settings: Settings) -> list[str]:
+    """Months rebuilt in the build database, not yet published, whose build is not whole (killed, failed, held)."""
+    from dagster_project.domain import month_state
+    from dagster_project.domain.publish import is_whole, unpublished_months
+
+    states = month_state.read_months(settings.warehouse)
+    return sorted(m[:7] for m in unpublished_months(settings.build_db) if not is_whole(states.get(m[:7])))
+
+
 def run_months(settings: Settings, months: list[str], out=sys.stdout, wait: bool = True,
                accept_incomplete: bool = False) -> list[MonthOutcome]:
     """Build `months` in order, holding the warehouse lock for all of them (WarehouseBusy if another run holds it
@@ -115,8 +124,12 @@ def _run_months(settings: Settings, months: list[str], out, accept_incomplete: b
     outcomes = []
     # A lost build folder: the published months it lacked are rebuilt from the raw data (raw and dbt only, nothing
     # published), so that the first publish carries every one of them; then every month is run as usual.
+    # Likewise a month asked for that is unfinished in the build (a killed or failed run): built first, so that
+    # the months before it can be published (a month not asked for makes the run refuse, naming it).
     lost = lost_months(settings)
-    plan = [(m, False) for m in lost if m != min([*months, *lost])]
+    unfinished = [m for m in unfinished_months(settings) if m in months]
+    first = min([*months, *lost])
+    plan = [(m, False) for m in sorted({*lost, *unfinished}) if m != first]
     if lost:
         months = sorted({*months, *lost})
         print(f"the build database lacks published month(s) {', '.join(lost)}: rebuilding them from the raw data "
