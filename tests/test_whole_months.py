@@ -166,7 +166,10 @@ def test_a_month_killed_in_its_dbt_step_is_never_published_nor_what_depends_on_i
     while (month_state.read_months(work / "warehouse.duckdb")["2026-02"].get("state") != "building"
            and time.time() < deadline):
         time.sleep(0.05)
-    time.sleep(6)  # into dbt's models
+    # Into dbt's models: killed once a month table is written (dbt's log says so), or 1.5 s into the step.
+    log, until = work / "logs" / "run-2026-02.log", time.time() + 1.5
+    while time.time() < until and "OK created sql incremental" not in (log.read_text() if log.exists() else ""):
+        time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert month_state.read_months(work / "warehouse.duckdb")["2026-02"]["state"] == "building"
