@@ -18,7 +18,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     from dagster_project.defs.assets.publish import build_publish_assets
     from dagster_project.defs.assets.raw import raw_month
     from dagster_project.defs.assets.report import monthly_report
-    from dagster_project.defs.checks import exports_match_marts, months_are_contiguous
+    from dagster_project.defs.checks import completeness_gate, exports_match_marts, months_are_contiguous
     from dagster_project.defs.jobs import monthly_pipeline
     from dagster_project.defs.resources import FairuseResource
     from dagster_project.defs.schedules import build_monthly_schedule
@@ -29,7 +29,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     dbt_models = build_dbt_assets(manifest)
     return dg.Definitions(
         assets=[raw_month, dbt_models, *build_publish_assets(dbt_models, manifest), monthly_report],
-        asset_checks=[months_are_contiguous, exports_match_marts],
+        asset_checks=[completeness_gate, months_are_contiguous, exports_match_marts],
         jobs=[monthly_pipeline],
         schedules=[build_monthly_schedule(monthly_pipeline, settings.schedule_day, settings.schedule_hour)],
         sensors=[late_data_sensor],

@@ -26,6 +26,7 @@ from tests.conftest import policy_with, run_pipeline
 
 pytestmark = pytest.mark.slow  # end-to-end: real Dagster, dbt and DuckDB runs
 
+_ARROW = {"VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"), "INTEGER": pa.int32()}
 T0 = {"2026-01": dt.datetime(2026, 1, 12, 10, 0), "2026-02": dt.datetime(2026, 2, 12, 10, 0)}
 
 
@@ -45,8 +46,17 @@ def write_raw(raw: Path) -> None:
         "created_at": [dt.datetime(2025, 1, 1)] * 4, "deactivated_at": pa.nulls(4, pa.timestamp("us")),
     })
     for name, table in (("accounts", accounts), ("users", users)):
-        (raw / name / "snapshot_date=2026-01-01").mkdir(parents=True)
-        pq.write_table(table, raw / name / "snapshot_date=2026-01-01" / f"{name}.parquet")
+        for day in ("2026-01-01", "2026-02-01"):  # a snapshot dated in each month (the completeness gate)
+            (raw / name / f"snapshot_date={day}").mkdir(parents=True)
+            pq.write_table(table, raw / name / f"snapshot_date={day}" / f"{name}.parquet")
+    # Every dataset present each month (the completeness gate); no messages or chats in them.
+    from dagster_project.domain.contract import CHATS, MESSAGES
+
+    for ds in (MESSAGES, CHATS):
+        empty = pa.table({c: pa.array([], _ARROW[t]) for c, t in ds.columns.items()})
+        for month in T0:
+            (raw / ds.name / f"month={month}").mkdir(parents=True)
+            pq.write_table(empty, raw / ds.name / f"month={month}" / f"{ds.name}.parquet")
     for month, t0 in T0.items():
         rows = []
         for user, acc in (("u-cc", "acc-cc"), ("u-rate", "acc-rate")):

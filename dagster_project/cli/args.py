@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit at once if another run is building this warehouse (default: wait for it)")
     r.add_argument("--lock-timeout", type=positive_float, default=None,
                    help="seconds to wait for another run of this warehouse (env FAIRUSE_LOCK_TIMEOUT, default 3600)")
+    r.add_argument("--accept-incomplete", action="store_true",
+                   help="publish the given months even if the completeness gate holds them (needs --month); the "
+                        "exports' manifest and the report record it and why")
 
     s = sub.add_parser("simulate", help="backtest an alternative policy over the built months")
     s.add_argument("--warehouse", help="published DuckDB file (env FAIRUSE_WAREHOUSE)")

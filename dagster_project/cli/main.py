@@ -62,12 +62,15 @@ def _dispatch(args) -> int:
                                 lock_timeout=args.lock_timeout)
         load_policy(settings.policy_file)  # validated before any work starts: nothing built, nothing created
         check_available(settings)  # the Spark engine without Java or its extra: one line, before any work
+        if args.accept_incomplete and not args.month:
+            print("fairuse run: --accept-incomplete needs the months it accepts (--month YYYY-MM)", file=sys.stderr)
+            return 2
         months = args.month or default_months(settings)
         if not months:
             print(f"fairuse run: no month folders under {settings.raw_dir}; generate sample data with "
                   f"`fairuse generate` or point --raw-dir at the raw folder", file=sys.stderr)
             return 2
-        outcomes = run_months(settings, months, wait=not args.no_wait)
+        outcomes = run_months(settings, months, wait=not args.no_wait, accept_incomplete=args.accept_incomplete)
         print(summary(settings, outcomes))
         failed = [o for o in outcomes if not o.success]
         if failed:

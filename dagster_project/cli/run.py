@@ -57,13 +57,48 @@ def _failure(result) -> str:
             err = ev.event_specific_data.error
             while err.cause is not None and "BadRawFile" not in err.cls_name:
                 err = err.cause
-            return f"{ev.step_key}: {err.message.strip()}"
+            message = err.message.strip()
+            if err.cls_name == "NotPublishable":  # its message is the whole story
+                message = message.split(": ", 1)[-1]
+            return f"{ev.step_key}: {message}"
     return "the run failed (see the Dagster event log)"
 
 
-def run_months(settings: Settings, months: list[str], out=sys.stdout, wait: bool = True) -> list[MonthOutcome]:
+def _held(settings: Settings, month: str) -> str | None:
+    """One line for a month the completeness gate held in this run (domain/month_state.py), else None."""
+    from dagster_project.domain import month_state
+
+    entry = month_state.read_months(settings.warehouse).get(month) or {}
+    if entry.get("state") != "held":
+        return None
+    return (f"held by the completeness gate: {entry.get('reason')}; nothing of it was published (warehouse and "
+            f"exports unchanged); accept it as it is with `fairuse run --month {month} --accept-incomplete`, or "
+            f"rebuild it once its data is complete")
+
+
+def lost_months(settings: Settings) -> list[str]:
+    """Published months the build database lacks (its folder lost or recreated) that the raw data can rebuild."""
+    from dagster_project.domain.publish import built_months, published_months, unpublished_months
+
+    lost = (published_months(settings.warehouse) - built_months(settings.build_db)
+            - {m[:7] for m in unpublished_months(settings.build_db)})
+    return sorted(lost & set(months_in_raw(settings.raw_dir)))
+
+
+def unfinished_months(settings: Settings) -> list[str]:
+    """Months rebuilt in the build database, not yet published, whose build is not whole (killed, failed, held)."""
+    from dagster_project.domain import month_state
+    from dagster_project.domain.publish import is_whole, unpublished_months
+
+    states = month_state.read_months(settings.warehouse)
+    return sorted(m[:7] for m in unpublished_months(settings.build_db) if not is_whole(states.get(m[:7])))
+
+
+def run_months(settings: Settings, months: list[str], out=sys.stdout, wait: bool = True,
+               accept_incomplete: bool = False) -> list[MonthOutcome]:
     """Build `months` in order, holding the warehouse lock for all of them (WarehouseBusy if another run holds it
-    and `wait` is off, or past the lock timeout)."""
+    and `wait` is off, or past the lock timeout). `accept_incomplete`: publish them even if the completeness gate
+    holds them (the run tag the gate reads)."""
     months = sorted(set(months))
     note = warehouse_lock.acquire(
         settings.build_db, months, "fairuse run", wait=wait, timeout=settings.lock_timeout,
@@ -72,20 +107,37 @@ def run_months(settings: Settings, months: list[str], out=sys.stdout, wait: bool
     if note:
         print(note, file=out, flush=True)
     try:
-        return _run_months(settings, months, out)
+        return _run_months(settings, months, out, accept_incomplete)
     finally:
         warehouse_lock.release(settings.build_db)
 
 
-def _run_months(settings: Settings, months: list[str], out) -> list[MonthOutcome]:
+def _run_months(settings: Settings, months: list[str], out, accept_incomplete: bool = False) -> list[MonthOutcome]:
     from dagster_project.definitions import build_definitions
     from dagster_project.defs.partitions import monthly_partitions
+    from dagster_project.domain.completeness import ACCEPT_TAG
 
-    job = build_definitions(settings).resolve_job_def("monthly_pipeline")
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def("monthly_pipeline")
     known = set(monthly_partitions.get_partition_keys())
     instance = _instance()
     outcomes = []
-    for month in months:
+    # A lost build folder: the published months it lacked are rebuilt from the raw data (raw and dbt only, nothing
+    # published), so that the first publish carries every one of them; then every month is run as usual.
+    # Likewise a month asked for that is unfinished in the build (a killed or failed run): built first, so that
+    # the months before it can be published (a month not asked for makes the run refuse, naming it).
+    lost = lost_months(settings)
+    unfinished = [m for m in unfinished_months(settings) if m in months]
+    first = min([*months, *lost])
+    plan = [(m, False) for m in sorted({*lost, *unfinished}) if m != first]
+    if lost:
+        months = sorted({*months, *lost})
+        print(f"the build database lacks published month(s) {', '.join(lost)}: rebuilding them from the raw data "
+              f"before publishing", file=out, flush=True)
+    build_only = sorted((k for k in defs.resolve_asset_graph().materializable_asset_keys if k.path[0] != "publish"),
+                        key=lambda k: k.to_user_string())
+    tags = {ACCEPT_TAG: "true"} if accept_incomplete else {}
+    for month, publish in [*plan, *((m, True) for m in months)]:
         if month not in known:
             msg = (f"month {month} is outside the partitions ({monthly_partitions.get_first_partition_key()} .. "
                    f"{monthly_partitions.get_last_partition_key()})")
@@ -93,18 +145,23 @@ def _run_months(settings: Settings, months: list[str], out) -> list[MonthOutcome
             break
         log_file = settings.data_dir / "logs" / f"run-{month}.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        print(f"[{month}] building ... (dbt's log: {log_file})", file=out, flush=True)
+        print(f"[{month}] building{'' if publish else ' (not published yet)'} ... (dbt's log: {log_file})",
+              file=out, flush=True)
         t0 = time.perf_counter()
         # dagster-dbt echoes dbt's raw log to stdout: keep it in the month's log file, out of the progress lines.
         with open(log_file, "w") as log, contextlib.redirect_stdout(log):
             result = job.execute_in_process(partition_key=month, instance=instance, raise_on_error=False,
-                                            run_config=QUIET)
+                                            run_config=QUIET, tags=tags,
+                                            asset_selection=None if publish else build_only)
         secs = time.perf_counter() - t0
         for line in _step_lines(month, result):
             print(line, file=out, flush=True)
         if not result.success:
-            outcomes.append(MonthOutcome(month, False, secs, _failure(result)))
+            outcomes.append(MonthOutcome(month, False, secs, _held(settings, month) or _failure(result)))
             break
+        if not publish:
+            print(f"[{month}] built in {secs:.1f}s", file=out, flush=True)
+            continue
         print(f"[{month}] done in {secs:.1f}s", file=out, flush=True)
         outcomes.append(MonthOutcome(month, True, secs))
     return outcomes
@@ -133,7 +190,7 @@ def summary(settings: Settings, outcomes: list[MonthOutcome]) -> str:
         lines.append(f"  exports:                {settings.exports_dir}")
     failed = [o for o in outcomes if not o.success]
     for o in failed:
-        lines.append(f"  FAILED {o.month}: {o.error}")
+        lines.append(f"  {'HELD' if o.error and o.error.startswith('held by') else 'FAILED'} {o.month}: {o.error}")
         lines.append("  What was published for that month before is unchanged.")
     lines.append(f"  {len(built)} month(s) built in {sum(o.seconds for o in outcomes):.1f}s")
     return "\n".join(lines)

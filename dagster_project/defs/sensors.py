@@ -1,18 +1,18 @@
-"""Late data: new or changed files in an already-built month's raw folders request a re-run of that month.
+"""Late data: new or changed files in an already-built month's raw folders request a re-run of that month, and so
+do new or changed files of a month the completeness gate held (the rest of its delivery arrived).
 
 A month counts as built when the published warehouse lists its loaded files (audit.loaded_files). The run key is
 a fingerprint of the month's current files, so one change requests exactly one run, even if it fails.
 """
-
-import hashlib
 
 import dagster as dg
 import duckdb
 
 from dagster_project.defs.jobs import monthly_pipeline
 from dagster_project.defs.resources import FairuseResource
+from dagster_project.domain import month_state
 from dagster_project.domain.contract import EVENT_DATASETS
-from dagster_project.domain.raw_files import list_files
+from dagster_project.domain.raw_files import list_files, month_fingerprint
 
 
 def changed_months(raw_dir, warehouse) -> dict[str, str]:
@@ -35,7 +35,19 @@ def changed_months(raw_dir, warehouse) -> dict[str, str]:
         now = {(f.rel, f.size, f.mtime_us) for ds in EVENT_DATASETS
                for f in list_files(raw_dir, ds, month)}
         if now != files:
-            out[month] = hashlib.sha256(repr(sorted(now)).encode()).hexdigest()[:16]
+            out[month] = month_fingerprint(raw_dir, month)
+    return out
+
+
+def changed_held_months(raw_dir, warehouse) -> dict[str, str]:
+    """Months the completeness gate held whose raw files changed since (the rest of a delivery arrived) ->
+    fingerprint of the files now present."""
+    out = {}
+    for month, entry in month_state.read_months(warehouse).items():
+        if entry.get("state") == "held" and entry.get("fingerprint"):
+            now = month_fingerprint(raw_dir, month)
+            if now != entry["fingerprint"]:
+                out[month] = now
     return out
 
 
@@ -43,13 +55,13 @@ def changed_months(raw_dir, warehouse) -> dict[str, str]:
     job=monthly_pipeline,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Re-runs an already-built month (and everything downstream) when its raw files change.",
+    description="Re-runs an already-built or held month (and everything downstream) when its raw files change.",
 )
 def late_data_sensor(context: dg.SensorEvaluationContext, fairuse: FairuseResource):
     s = fairuse.settings()
-    changes = changed_months(s.raw_dir, s.warehouse)
+    changes = {**changed_held_months(s.raw_dir, s.warehouse), **changed_months(s.raw_dir, s.warehouse)}
     if not changes:
-        return dg.SkipReason("no new or changed files in built months")
+        return dg.SkipReason("no new or changed files in built or held months")
     return [dg.RunRequest(run_key=f"{month}:{fingerprint}", partition_key=month,
                           tags={"fairuse/trigger": "late-data"})
             for month, fingerprint in changes.items()]

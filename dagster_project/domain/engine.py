@@ -6,7 +6,8 @@ the Dagster events, the published DuckDB file, the exports, the report, the lock
 
 - `record_month`: check the month's files and point the `raw.*` relations at them (the raw asset);
 - `dbt_build`: `dbt build` of the month in this process, on the engine's profiles.yml output (the dbt asset);
-- `publish`: the analysts' DuckDB warehouse, replaced atomically (the publish asset).
+- `publish`: the analysts' DuckDB warehouse, replaced atomically (the publish asset);
+- `build_query`: rows of a query on the build's tables (the completeness gate's figures).
 
 `duckdb` (the default) builds in the DuckDB build database. `spark` (domain/spark_engine.py, imported only here,
 only when chosen: pyspark stays out of the DuckDB engine's processes) builds on Apache Spark and copies the marts
@@ -37,6 +38,8 @@ class Engine(Protocol):
 
     def publish(self, s: Settings, month: str, month_tables: Collection[str]) -> PublishResult: ...
 
+    def build_query(self, s: Settings, sql: str) -> list[tuple]: ...
+
 
 class DuckDBEngine:
     """The build database is a DuckDB file (settings.build_db); dbt-duckdb builds in it; publish copies from it."""
@@ -62,6 +65,19 @@ class DuckDBEngine:
         from dagster_project.domain.publish import publish
 
         return publish(s.build_db, s.warehouse, month, month_tables)
+
+    def build_query(self, s: Settings, sql: str) -> list[tuple]:
+        """Rows of a query on the build database (read-only; e.g. the completeness gate's figures)."""
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            con.execute("set TimeZone = 'UTC'")
+            con.execute("attach ? as build (read_only)", [str(s.build_db)])
+            con.execute("use build")
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
 
 
 def check_available(s: Settings) -> None:

@@ -17,6 +17,7 @@ import io
 import json
 import os
 import shutil
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,8 +211,11 @@ def _totals(month: MonthContent) -> dict[str, str]:
     return totals
 
 
-def export_month(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str, policy_version: str) -> ExportResult:
-    """Write (or restate) the exports of month `YYYY-MM` from the marts readable through `con`."""
+def export_month(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str, policy_version: str,
+                 accepted_incomplete: str | None = None) -> ExportResult:
+    """Write (or restate) the exports of month `YYYY-MM` from the marts readable through `con`.
+    `accepted_incomplete`: why the completeness gate held the month an operator published anyway (recorded in the
+    manifest as `accepted_incomplete`: {"reason": ...}; absent for a month that passed the gate)."""
     out = Path(exports_dir) / month
     out.mkdir(parents=True, exist_ok=True)
     rendered = render_month(con, month)
@@ -236,6 +240,7 @@ def export_month(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str, 
         "policy_version": policy_version,
         "data_complete_to": rendered.data_complete_to,
         "revision": revision,
+        **({"accepted_incomplete": {"reason": accepted_incomplete}} if accepted_incomplete is not None else {}),
         "files": [{"name": n, "rows": rendered.rows[n], "sha256": hashlib.sha256(rendered.content[n]).hexdigest()}
                   for n in names],
     }
@@ -245,11 +250,15 @@ def export_month(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str, 
 
 
 def export_month_and_later(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str,
-                           policy_version: str) -> list[ExportResult]:
-    """Export `month`, and re-check every later month already exported: late data can move a later month's
-    ladder or charges, which is then restated."""
+                           policy_version: str, also: Iterable[str] = (),
+                           accepted_incomplete: Mapping[str, str] | None = None) -> list[ExportResult]:
+    """Export `month` (and the months in `also`, published with it), and re-check every later month already
+    exported: late data can move a later month's ladder or charges, which is then restated.
+    `accepted_incomplete`: month -> why the gate held it, for the months published incomplete by choice."""
     later = sorted(p.name for p in Path(exports_dir).glob("????-??") if p.is_dir() and p.name > month)
-    return [export_month(con, exports_dir, m, policy_version) for m in [month, *later]]
+    accepted = accepted_incomplete or {}
+    return [export_month(con, exports_dir, m, policy_version, accepted.get(m))
+            for m in [month, *sorted((set(later) | set(also)) - {month})]]
 
 
 def check_month_export(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str) -> tuple[bool, dict]:

@@ -14,6 +14,13 @@ and it is checkpointed and renamed. The rebuilt months are those a dbt build tou
 (`mark_unpublished`, called before dbt writes, in a journal beside the build database), so a month built by a run
 that died before publishing is published by the next one.
 
+Only whole months are published (`check_publishable`, before any copy): the month just built must have passed its
+build and the completeness gate (domain/completeness.py, recorded in domain/month_state.py), every other month the
+journal holds must be whole too (a month whose dbt build was killed or failed, or that the gate held, would be
+copied with it, and the cross-month tables computed over it), and the build database must hold every month the
+published warehouse holds (a lost or recreated build folder would otherwise drop them). Each refusal is one line
+naming the months and the command that rebuilds them; the published file is then untouched.
+
 Anything that could make the copy differ from a full copy falls back to the full copy (every table of `marts` and
 `audit` copied into a fresh file): no previous file, a previous file not published from this journal (replaced
 by hand, first publish of this version), another table list or other columns, months present on one side only
@@ -119,6 +126,102 @@ def publishes_incrementally(build_db: Path, warehouse: Path) -> bool:
 def unpublished_months(build_db: Path) -> list[str]:
     j = _read_journal(build_db)
     return list(j["pending"]) if j else []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Whole months only
+
+
+class NotPublishable(RuntimeError):
+    """Publishing would put a partial, held or unfinished month in the warehouse, or drop published months; the
+    message (one line) names the months and the command that rebuilds them."""
+
+
+WHOLE_GATES = ("passed", "accepted")  # the completeness gate's verdicts a built month may be published with
+
+
+def rebuild_command(months: Iterable[str]) -> str:
+    return "fairuse run " + " ".join(f"--month {m}" for m in sorted(months))
+
+
+def _months_of(path: Path, attach: bool) -> set[str]:
+    """Months (YYYY-MM) of audit.load_balance in a DuckDB file; none when the file or the table is missing."""
+    if not path.exists():
+        return set()
+    con = duckdb.connect() if attach else duckdb.connect(str(path), read_only=True)
+    try:
+        if attach:  # the build database may be open in this process already (dbt): attach it read-only
+            con.execute("attach ? as build (read_only)", [str(path)])
+            con.execute("use build")
+        return {str(m)[:7] for (m,) in con.execute("select distinct month from audit.load_balance").fetchall()}
+    except duckdb.CatalogException:
+        return set()
+    finally:
+        con.close()
+
+
+def published_months(warehouse: Path) -> set[str]:
+    """Months (YYYY-MM) in the published warehouse."""
+    return _months_of(warehouse, attach=False)
+
+
+def built_months(build_db: Path) -> set[str]:
+    """Months (YYYY-MM) in the build database."""
+    return _months_of(build_db, attach=True)
+
+
+def is_whole(entry: Mapping[str, Any] | None) -> bool:
+    """Whether a month's record (domain/month_state.py) says its build is whole and may be published."""
+    if not entry:
+        return False
+    return (entry.get("state") in ("published", "accepted_incomplete")
+            or (entry.get("state") == "built" and entry.get("gate") in WHOLE_GATES))
+
+
+def _why_not_whole(entry: Mapping[str, Any] | None) -> str:
+    state = (entry or {}).get("state")
+    if state == "held":
+        return f"held by the completeness gate: {entry.get('reason')}"
+    if state == "failed":
+        return f"its run failed in {entry.get('step') or 'a step'}"
+    if state == "building":
+        return "its run was killed or is unfinished, its tables may be partial"
+    if state == "built":
+        return "built, but its completeness gate did not run"
+    return "no record of a whole build"
+
+
+def check_publishable(build_db: Path, warehouse: Path, month: str,
+                      months: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The months (YYYY-MM) publishing `month` would copy, all of them whole; else NotPublishable (one line).
+    `months`: every month's record (domain/month_state.read_months)."""
+    pending = {m[:7] for m in unpublished_months(build_db)} | {month}
+    this = months.get(month)
+    if not is_whole(this):
+        held = (this or {}).get("state") == "held"
+        raise NotPublishable(
+            f"month {month} is not published: {_why_not_whole(this)}; "
+            + (f"accept it as it is with `{rebuild_command([month])} --accept-incomplete`, or rebuild it once its "
+               f"data is complete: `{rebuild_command([month])}`" if held
+               else f"build the whole month: `{rebuild_command([month])}`")
+            + "; the published warehouse and exports are unchanged")
+    partial = [m for m in sorted(pending - {month}) if not is_whole(months.get(m))]
+    if partial:
+        first = partial[0]
+        held = (months.get(first) or {}).get("state") == "held"
+        raise NotPublishable(
+            f"month {first} must be rebuilt first ({_why_not_whole(months.get(first))}): publishing {month} would "
+            f"publish it and what is computed from it (streaks, ladder, restatements); rebuild it with "
+            f"`{rebuild_command(partial)}`"
+            + (f" or accept it with `{rebuild_command([first])} --accept-incomplete`" if held else "")
+            + "; the published warehouse and exports are unchanged")
+    lost = sorted(published_months(warehouse) - built_months(build_db) - pending)
+    if lost:
+        raise NotPublishable(
+            f"the build database lacks published month(s) {', '.join(lost)} (build folder lost or recreated): "
+            f"publishing {month} would drop them from the warehouse; rebuild them from the raw data first: "
+            f"`{rebuild_command([*lost, month])}`; the published warehouse and exports are unchanged")
+    return sorted(pending)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ only when its stored type is not the contract's and its values must be tried (e.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,12 @@ def list_files(raw_dir: Path, ds: Dataset, partition_value: str | None = None) -
             out.append(RawFile(p, p.relative_to(raw_dir).as_posix(), folder.name.split("=", 1)[1],
                                st.st_size, st.st_mtime_ns // 1000))
     return out
+
+
+def month_fingerprint(raw_dir: Path, month: str) -> str:
+    """A fingerprint of the event files of a month as they are now (paths, sizes, modification times)."""
+    now = {(f.rel, f.size, f.mtime_us) for ds in EVENT_DATASETS for f in list_files(raw_dir, ds, month)}
+    return hashlib.sha256(repr(sorted(now)).encode()).hexdigest()[:16]
 
 
 def months_in_raw(raw_dir: Path) -> list[str]:

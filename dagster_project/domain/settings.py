@@ -65,6 +65,15 @@ class Settings(BaseModel):
     spark_master: str = _setting("local[2]", "a Spark master URL such as local[2]", min_length=1)
     spark_remote: str | None = _setting(None, "a Spark Connect URL, sc://host:port", pattern=r"^sc://")
     spark_driver_memory: str = _setting("4g", "a JVM memory size such as 4g", pattern=r"^\d+[kmgtKMGT]?$")
+    # The completeness gate (domain/completeness.py): operational settings, not policy.
+    gate_min_share: float = _setting(0.5, "a share of the recent months' median, 0-1 (a month below it is held)",
+                                     ge=0, le=1)
+    gate_history_months: int = _setting(3, "a number of built months >= 1 (the median is taken over them)", ge=1)
+    gate_watermark_days: float = _setting(3.0, "a number of days >= 0 (latest event at most this long before month "
+                                               "end)", ge=0)
+    gate_min_rows: int = _setting(100, "a number of rows >= 0 (fewer: judged on presence only)", ge=0)
+    gate_account_min_users: int = _setting(10, "a number of users >= 1 (accounts this large are judged on their "
+                                               "own)", ge=1)
 
     @field_validator("raw_dir", "warehouse", "exports_dir", "policy_file", "reports_dir")
     @classmethod
@@ -92,6 +101,15 @@ class Settings(BaseModel):
         (staging), so it lives in an owner-only folder (`build/` beside the warehouse, 0700) with its WAL and
         DuckDB's spill files."""
         return build_db_for(self.warehouse)
+
+    @property
+    def gate(self):
+        """The completeness gate's settings (domain/completeness.py)."""
+        from dagster_project.domain.completeness import GateSettings
+
+        return GateSettings(min_share=self.gate_min_share, history_months=self.gate_history_months,
+                            watermark_days=self.gate_watermark_days, min_rows=self.gate_min_rows,
+                            account_min_users=self.gate_account_min_users)
 
     @property
     def data_dir(self) -> Path:

@@ -319,3 +319,6 @@ class SparkEngine:
         months = sorted({*unpublished_months(s.build_db), f"{month}-01"})
         copy_to_duckdb(spark_session(s), s.build_db, months, month_tables)
         return publish(s.build_db, s.warehouse, month, month_tables)
+
+    def build_query(self, s: Settings, sql: str) -> list[tuple]:
+        return [tuple(r) for r in spark_session(s).sql(sql).collect()]

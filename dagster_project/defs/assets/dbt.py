@@ -20,6 +20,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtP
 from dagster_project.defs.partitions import monthly_partitions, one_month_per_run
 from dagster_project.defs.resources import FairuseResource
 from dagster_project.defs.warehouse_lock import hold_warehouse
+from dagster_project.domain import month_state
 from dagster_project.domain.dbt_runner import BuildResult, DbtBuildError, dbt_environment
 from dagster_project.domain.dbt_vars import dbt_vars_for_month
 from dagster_project.domain.engine import engine_for
@@ -157,16 +158,26 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
         keys = built[0]
         dbt_vars = dbt_vars_for_month(month, policy)
         args = ["build", *_dbt_selection(context, keys), "--vars", json.dumps(dbt_vars)]
-        # Before dbt writes: the month's published tables are about to differ from the published file, until the
-        # next publish (which copies the months so marked: domain/publish.py).
+        # Before dbt writes: the month is being built (not whole until dbt succeeds: domain/month_state.py), and
+        # its published tables are about to differ from the published file, until the next publish (which copies
+        # the months so marked, only when every one of them is whole: domain/publish.py).
+        month_state.record(s.warehouse, month, "building", run_id=context.run_id, step="dbt_models", error=None,
+                           gate=None, reason=None)
         mark_unpublished(s.build_db, month)
-        result = engine_for(s).dbt_build(s, args)  # the engine's profiles.yml output (domain/engine.py)
+        try:
+            result = engine_for(s).dbt_build(s, args)  # the engine's profiles.yml output (domain/engine.py)
+        except BaseException as e:  # a kill (SIGKILL) records nothing: the month stays `building`, never whole
+            month_state.record(s.warehouse, month, "failed", step="dbt_models", error=str(e).splitlines()[0][:500])
+            raise
         models = sum(n.is_model for n in result.nodes)
         tests = sum(n.resource_type == "test" for n in result.nodes)
         context.log.info(f"dbt build of {month}: {models} models, {tests} tests in {result.seconds:.2f}s; manifest "
                          f"{'parsed' if result.parsed else 'reused'} in {result.manifest_seconds:.2f}s")
         yield from dagster_events(context, result, keys)
         if not result.success:
-            raise DbtBuildError(result.error_message(f"dbt build of {month}"))
+            error = result.error_message(f"dbt build of {month}")
+            month_state.record(s.warehouse, month, "failed", step="dbt_models", error=error.splitlines()[0][:500])
+            raise DbtBuildError(error)
+        month_state.record(s.warehouse, month, "built", step=None)
 
     return dbt_models

@@ -13,12 +13,27 @@ import duckdb
 from dagster_project.defs.partitions import monthly_partitions, one_month_per_run
 from dagster_project.defs.resources import FairuseResource
 from dagster_project.defs.warehouse_lock import hold_warehouse
-from dagster_project.domain import exports
+from dagster_project.domain import exports, month_state
 from dagster_project.domain.engine import engine_for
-from dagster_project.domain.publish import month_figures, month_partitioned_tables
+from dagster_project.domain.publish import (
+    NotPublishable,
+    check_publishable,
+    month_figures,
+    month_partitioned_tables,
+    rebuild_command,
+)
 
 WAREHOUSE_KEY = dg.AssetKey(["publish", "warehouse"])
 EXPORTS_KEY = dg.AssetKey(["publish", "finance_exports"])
+
+
+PUBLISHED_STATES = ("published", "accepted_incomplete")
+
+
+def published_along(states: dict, run_id: str) -> list[str]:
+    """Months this run's publish put in the warehouse (with its own month: those the journal held, whole), whose
+    exports and report are written by this run too."""
+    return sorted(m for m, r in states.items() if r.get("publish_run") == run_id and r.get("state") in PUBLISHED_STATES)
 
 
 def _md_table(header: tuple[str, str], rows) -> str:
@@ -61,15 +76,30 @@ def build_publish_assets(dbt_models: dg.AssetsDefinition, manifest: Path) -> lis
     def published_warehouse(context: dg.AssetExecutionContext, fairuse: FairuseResource) -> dg.MaterializeResult:
         s = fairuse.settings()
         hold_warehouse(context, s)
-        published = engine_for(s).publish(s, context.partition_key, month_tables)
+        month = context.partition_key
+        states = month_state.read_months(s.warehouse)
+        # Whole months only: this one built and through the gate, every other month it would carry whole too, and
+        # nothing published missing from the build (domain/publish.py); else one line, the warehouse untouched.
+        months = check_publishable(s.build_db, s.warehouse, month, states)
+        published = engine_for(s).publish(s, month, month_tables)
         context.log.info(f"published {s.warehouse} ({published.mode}: {published.reason}) "
                          f"in {published.seconds:.2f}s")
+        for m in months:
+            accepted = (states.get(m) or {}).get("gate") == "accepted"
+            month_state.record(s.warehouse, m, "accepted_incomplete" if accepted else "published",
+                               publish_run=context.run_id, error=None)
+        this = month_state.read_months(s.warehouse)[month]
         with duckdb.connect(str(s.warehouse), read_only=True) as con:
-            figures = month_figures(con, context.partition_key)
+            figures = month_figures(con, month)
         return dg.MaterializeResult(metadata={
             "path": dg.MetadataValue.path(str(s.warehouse)),
             "tables": dg.MetadataValue.md(_md_table(("table", "rows"), published.counts.items())),
             "publish_mode": dg.MetadataValue.text(f"{published.mode}: {published.reason}"),
+            "month_state": dg.MetadataValue.text(this["state"]),
+            "completeness": dg.MetadataValue.text(
+                f"accepted incomplete: {this.get('reason')}" if this["state"] == "accepted_incomplete"
+                else "passed the completeness gate"),
+            "months_published": dg.MetadataValue.text(", ".join(months)),
             **summary_metadata(figures),
         })
 
@@ -89,9 +119,16 @@ def build_publish_assets(dbt_models: dg.AssetsDefinition, manifest: Path) -> lis
         version = fairuse.policy().version  # an invalid policy file fails before anything is written
         hold_warehouse(context, s)
         month = context.partition_key
+        states = month_state.read_months(s.warehouse)
+        if (states.get(month) or {}).get("state") not in PUBLISHED_STATES:  # a held month writes no exports
+            raise NotPublishable(f"month {month} is not published ({(states.get(month) or {}).get('state')}): "
+                                 f"no exports written; build it whole: `{rebuild_command([month])}`")
+        accepted = {m: r.get("reason") or "" for m, r in states.items() if r.get("state") == "accepted_incomplete"}
         with duckdb.connect(str(s.warehouse), read_only=True) as con:
-            results = exports.export_month_and_later(con, s.exports_dir, month, version)
-        this = results[0]
+            results = exports.export_month_and_later(con, s.exports_dir, month, version,
+                                                     also=published_along(states, context.run_id),
+                                                     accepted_incomplete=accepted)
+        this = next(r for r in results if r.month == month)
         restated = [r.month for r in results if r.restated]
         return dg.MaterializeResult(metadata={
             "directory": dg.MetadataValue.path(str(this.directory)),
@@ -100,6 +137,7 @@ def build_publish_assets(dbt_models: dg.AssetsDefinition, manifest: Path) -> lis
             "restated_months": dg.MetadataValue.text(", ".join(restated) or "none"),
             "surcharge_total": dg.MetadataValue.text(this.totals["contact_center_surcharge"]),
             "excess_charges_total": dg.MetadataValue.text(this.totals["excess_usage_charges"]),
+            "accepted_incomplete": dg.MetadataValue.text(accepted.get(month) or "no"),
         })
 
     return [published_warehouse, finance_exports]

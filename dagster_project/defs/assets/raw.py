@@ -10,6 +10,7 @@ import dagster as dg
 from dagster_project.defs.partitions import monthly_partitions, one_month_per_run
 from dagster_project.defs.resources import FairuseResource
 from dagster_project.defs.warehouse_lock import hold_warehouse
+from dagster_project.domain import month_state
 from dagster_project.domain.contract import EVENT_DATASETS, REFERENCE_DATASETS
 from dagster_project.domain.engine import engine_for
 from dagster_project.domain.policy_reference import names_without_accounts
@@ -43,7 +44,12 @@ def raw_month(context: dg.AssetExecutionContext, fairuse: FairuseResource):
     s = fairuse.settings()
     policy = fairuse.policy()  # an invalid policy file fails here (one line naming the key), before any write
     hold_warehouse(context, s)
-    record = engine_for(s).record_month(s, context.partition_key)
+    try:
+        record = engine_for(s).record_month(s, context.partition_key)
+    except Exception as e:  # a bad file: nothing written; the month's state says why (domain/month_state.py)
+        month_state.record(s.warehouse, context.partition_key, "failed", run_id=context.run_id, step="raw_month",
+                           error=str(e).splitlines()[0][:500] if str(e) else type(e).__name__)
+        raise
     # Countries, plans and currencies the policy names that no account of the month has: reported, not refused.
     unmatched = names_without_accounts(policy, s.raw_dir, context.partition_key)
     for line in unmatched:

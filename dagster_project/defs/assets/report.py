@@ -8,10 +8,11 @@ are rewritten too: their "change from the previous month" and their ladder can m
 
 import dagster as dg
 
-from dagster_project.defs.assets.publish import EXPORTS_KEY
+from dagster_project.defs.assets.publish import EXPORTS_KEY, published_along
 from dagster_project.defs.partitions import monthly_partitions, one_month_per_run
 from dagster_project.defs.resources import FairuseResource
 from dagster_project.defs.warehouse_lock import hold_warehouse
+from dagster_project.domain import month_state
 from dagster_project.domain.report import build_month_report
 
 
@@ -32,8 +33,9 @@ def monthly_report(context: dg.AssetExecutionContext, fairuse: FairuseResource) 
     hold_warehouse(context, s)
     month = context.partition_key
     later = sorted(p.name for p in s.reports_dir.glob("????-??") if p.is_dir() and p.name > month)
+    along = published_along(month_state.read_months(s.warehouse), context.run_id)
     results = []
-    for m in [month, *later]:
+    for m in [month, *sorted(set(later) | set(along) - {month})]:
         r = build_month_report(s.warehouse, s.exports_dir, s.reports_dir, m, policy_file=s.policy_file)
         for w in r.warnings:
             context.log.warning(f"{m}: {w}")

@@ -235,6 +235,7 @@ class ExportState:
     revision: int | None  # None: not exported
     data_complete_to: str | None
     changes: list[dict]
+    accepted_incomplete: str | None = None  # why the completeness gate held the month, published by choice
 
 
 def load_exports(exports_dir: Path, month: str) -> ExportState:
@@ -248,5 +249,6 @@ def load_exports(exports_dir: Path, month: str) -> ExportState:
     if "changes.csv" in names and (out / "changes.csv").exists():
         with open(out / "changes.csv", newline="", encoding="utf-8") as f:
             changes = list(csv.DictReader(f))
-    return ExportState(int(meta.get("revision", 1)), meta.get("data_complete_to"), changes)
+    accepted = (meta.get("accepted_incomplete") or {}).get("reason") if "accepted_incomplete" in meta else None
+    return ExportState(int(meta.get("revision", 1)), meta.get("data_complete_to"), changes, accepted)
 

@@ -235,7 +235,8 @@ def summary_markdown(month: str, glance: list[dict], notices: list[Notice], chan
             "prohibited_use_flags"]
     by_reason = {r: sum(1 for n in notices if r in n.reasons) for r in REASONS}
     text = [f"**Fair-use report {month_label(month)}** (data complete to {fmt_timestamp(data.data_complete_to)}"
-            + (f", exports revision {exports.revision}" if exports.revision else "") + ")", "",
+            + (f", exports revision {exports.revision}" if exports.revision else "")
+            + (", accepted incomplete" if exports.accepted_incomplete is not None else "") + ")", "",
             f"| measure | {month} | vs {add_months(month, -1)} |", "|---|---:|---:|",
             *(line(k) for k in keys if k in rows), "",
             f"**Notices:** {len(notices)} accounts (" + ", ".join(
