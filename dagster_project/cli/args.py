@@ -71,6 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit at once if another run is building this warehouse (default: wait for it)")
     r.add_argument("--lock-timeout", type=positive_float, default=None,
                    help="seconds to wait for another run of this warehouse (env FAIRUSE_LOCK_TIMEOUT, default 3600)")
+    r.add_argument("--quiet", action="store_true", help="print only the summary and errors (no progress)")
+    r.add_argument("--heartbeat", type=positive_float, default=5.0, metavar="SECONDS",
+                   help="while a step runs, say what it is doing after this many quiet seconds (default 5)")
+
+    st = sub.add_parser("status", help="where every month stands, and the run holding the warehouse (read-only)")
+    st.add_argument("--raw-dir", help="raw directory (env FAIRUSE_RAW_DIR, default data/raw)")
+    st.add_argument("--warehouse", help="published DuckDB file (env FAIRUSE_WAREHOUSE)")
+    st.add_argument("--exports-dir", help="finance exports directory (env FAIRUSE_EXPORTS_DIR)")
+    st.add_argument("--format", choices=("table", "json"), default="table", help="table (default) or json")
 
     s = sub.add_parser("simulate", help="backtest an alternative policy over the built months")
     s.add_argument("--warehouse", help="published DuckDB file (env FAIRUSE_WAREHOUSE)")

@@ -11,9 +11,10 @@ from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 from dagster_project.defs.partitions import monthly_partitions, one_month_per_run
 from dagster_project.defs.resources import FairuseResource
 from dagster_project.defs.warehouse_lock import hold_warehouse
-from dagster_project.domain import exports
+from dagster_project.domain import exports, month_state
 from dagster_project.domain.engine import engine_for
 from dagster_project.domain.publish import month_figures, month_partitioned_tables
+from dagster_project.domain.status import code_version, collect, render_table
 
 WAREHOUSE_KEY = dg.AssetKey(["publish", "warehouse"])
 EXPORTS_KEY = dg.AssetKey(["publish", "finance_exports"])
@@ -89,7 +90,15 @@ def build_publish_assets(dbt_models: dg.AssetsDefinition) -> list[dg.AssetsDefin
             results = exports.export_month_and_later(con, s.exports_dir, month, fairuse.policy().version)
         this = results[0]
         restated = [r.month for r in results if r.restated]
+        # The month is published (warehouse and exports): where it stands, for `fairuse status` and the UI.
+        policy_version, code = fairuse.policy().version, code_version()
+        month_state.record(s.warehouse, month, "published", policy_version=policy_version, code_version=code,
+                           run_id=context.run_id, step=None, error=None)
         return dg.MaterializeResult(metadata={
+            "policy_version": dg.MetadataValue.text(policy_version),
+            "code_version": dg.MetadataValue.text(code),
+            # What `fairuse status` shows, as of this publish: every month, the run, the exports and reports.
+            "months_status": dg.MetadataValue.md(f"```\n{render_table(collect(s))}\n```"),
             "directory": dg.MetadataValue.path(str(this.directory)),
             "files": dg.MetadataValue.md(_md_table(("file", "rows"), this.files.items())),
             "revision": dg.MetadataValue.int(this.revision),
