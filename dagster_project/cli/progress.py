@@ -78,11 +78,11 @@ class Reporter:
             self._dirty = True
         if self.display == "rich":
             from rich.console import Console
-            from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
             # No stdout/stderr redirection: `fairuse run` points sys.stdout at the month's log file during a month.
             self._bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                 TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
+                                 TextColumn("{task.fields[detail]}"),
                                  console=Console(file=self.out, highlight=False), transient=True,
                                  redirect_stdout=False, redirect_stderr=False)
             self._bar.start()
