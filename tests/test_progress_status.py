@@ -196,7 +196,7 @@ def _read_lines(stream, sink: list) -> None:
 
 
 @pytest.mark.slow
-def test_a_piped_run_shows_each_step_and_model_as_it_happens_and_status_follows_it(tmp_path):
+def test_a_piped_run_shows_each_step_and_model_as_it_happens_and_status_follows_it(tmp_path, monkeypatch):
     raw = copy_conformance_raw(tmp_path)
     bad = sorted((raw / "calls" / "month=2026-02").glob("*.parquet"))[0]
     bad.write_bytes(b"not a parquet file")
@@ -266,6 +266,17 @@ def test_a_piped_run_shows_each_step_and_model_as_it_happens_and_status_follows_
     assert bad.name in feb["error"] and feb["failed_at"]
     table = _status_cli(settings).stdout
     assert "failed at raw_month" in table and bad.name in table
+
+    # The same facts in the Dagster UI: the month's publish records its versions and the status table.
+    import dagster as dg
+
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["publish", "finance_exports"]))
+    metadata = event.asset_materialization.metadata
+    assert metadata["policy_version"].value == jan["policy_version"]
+    assert metadata["code_version"].value == jan["code_version"]
+    assert re.search(r"2026-01 +published", metadata["months_status"].value)
 
     # A file delivered after the month was built: status names it (the late-data sensor's comparison).
     late = sorted((raw / "calls" / "month=2026-01").glob("*.parquet"))[0]
