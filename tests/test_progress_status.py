@@ -137,6 +137,28 @@ def test_a_terminal_gets_the_live_display_and_anything_else_plain_lines(monkeypa
     assert build_parser().parse_args(["status", "--format", "json"]).format == "json"
 
 
+def test_on_a_terminal_the_lines_scroll_above_a_live_status_bar(tmp_path, monkeypatch):
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    out = Tty()
+    reporter = Reporter(out, display_for(out), heartbeat=0.2)
+    reporter.start(tmp_path / "warehouse.build.duckdb", ["2026-01"])
+    with reporter:
+        reporter.month_started("2026-01", tmp_path / "log")
+        reporter.dbt_node(_node("start", "int_slow", 1, total=2))
+        time.sleep(1.5)  # the bar redraws; no heartbeat lines on a terminal
+        reporter.dbt_node(_node("finish", "int_slow", 1, total=2, status_="success", seconds=1.5))
+    text = out.getvalue()
+    assert "\x1b[" in text  # drawn with terminal control sequences
+    assert re.search(r"dbt 0/2 nodes, running model int_slow for \d+s", text)  # the bar's text
+    assert re.search(r"dbt +1/2 model int_slow .* 1\.50s +success", text)
+    assert "] ... " not in text  # (the heartbeat line's mark)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # fairuse status without a run
 
