@@ -89,7 +89,8 @@ def test_the_heartbeat_fills_a_long_silence_and_plain_lines_have_no_control_char
     text = out.getvalue()
     assert not CONTROL.search(text)
     lines = text.splitlines()
-    assert lines[0] == f"[2026-01] building ... (dbt's log: {tmp_path / 'run-2026-01.log'})"
+    assert lines[:2] == ["1 month(s) to build: 2026-01",
+                         f"[2026-01] building ... (dbt's log: {tmp_path / 'run-2026-01.log'})"]
     # A line per model as it finishes; a passing test is counted, not shown.
     assert any(re.search(r"dbt +1/3 model stg_calls .* 0\.50s +success$", line) for line in lines)
     assert any(re.search(r"dbt +3/3 model int_slow .* 1\.20s +success$", line) for line in lines)

@@ -88,6 +88,7 @@ class Reporter:
             self._bar.start()
         self._thread = threading.Thread(target=self._tick, name="fairuse-progress", daemon=True)
         self._thread.start()
+        self.line(f"{len(months)} month(s) to build: {', '.join(months)}")
 
     def close(self) -> None:
         self._stop.set()
