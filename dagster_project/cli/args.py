@@ -74,6 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--accept-incomplete", action="store_true",
                    help="publish the given months even if the completeness gate holds them (needs --month); the "
                         "exports' manifest and the report record it and why")
+    r.add_argument("--quiet", action="store_true", help="print only the summary and errors (no progress)")
+    r.add_argument("--heartbeat", type=positive_float, default=5.0, metavar="SECONDS",
+                   help="while a step runs, say what it is doing after this many quiet seconds (default 5)")
+
+    st = sub.add_parser("status", help="where every month stands, and the run holding the warehouse (read-only)")
+    st.add_argument("--raw-dir", help="raw directory (env FAIRUSE_RAW_DIR, default data/raw)")
+    st.add_argument("--warehouse", help="published DuckDB file (env FAIRUSE_WAREHOUSE)")
+    st.add_argument("--exports-dir", help="finance exports directory (env FAIRUSE_EXPORTS_DIR)")
+    st.add_argument("--format", choices=("table", "json"), default="table", help="table (default) or json")
 
     s = sub.add_parser("simulate", help="backtest an alternative policy over the built months")
     s.add_argument("--warehouse", help="published DuckDB file (env FAIRUSE_WAREHOUSE)")

@@ -1,4 +1,4 @@
-"""The `fairuse` command line (CONTRACT §5): generate | run | simulate | policy check | evaluate | sql.
+"""The `fairuse` command line (CONTRACT §5): generate | run | status | simulate | policy check | evaluate | sql.
 
 Every error is one line saying what is wrong and what to do (`--debug` for the traceback)."""
 
@@ -70,12 +70,24 @@ def _dispatch(args) -> int:
             print(f"fairuse run: no month folders under {settings.raw_dir}; generate sample data with "
                   f"`fairuse generate` or point --raw-dir at the raw folder", file=sys.stderr)
             return 2
-        outcomes = run_months(settings, months, wait=not args.no_wait, accept_incomplete=args.accept_incomplete)
+        from dagster_project.cli.progress import Reporter, display_for
+
+        reporter = Reporter(sys.stdout, display_for(sys.stdout, args.quiet), heartbeat=args.heartbeat)
+        outcomes = run_months(settings, months, wait=not args.no_wait, accept_incomplete=args.accept_incomplete,
+                             reporter=reporter)
         print(summary(settings, outcomes))
         failed = [o for o in outcomes if not o.success]
         if failed:
             print(f"fairuse run: month {failed[0].month} failed: {failed[0].error}", file=sys.stderr)
             return 1
+        return 0
+    if args.command == "status":
+        import json
+
+        from dagster_project.domain.status import collect, render_table
+
+        found = collect(get_settings(args.raw_dir, args.warehouse, args.exports_dir))
+        print(json.dumps(found, indent=1) if args.format == "json" else render_table(found))
         return 0
     if args.command == "simulate":
         from dagster_project.domain.simulate import simulate_cli

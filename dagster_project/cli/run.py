@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 
 import duckdb
 
-from dagster_project.domain import warehouse_lock
+from dagster_project.cli.progress import Reporter
+from dagster_project.domain import month_state, warehouse_lock
 from dagster_project.domain.raw_files import months_in_raw
 from dagster_project.domain.settings import Settings
 
@@ -26,32 +27,8 @@ class MonthOutcome:
     error: str | None = None
 
 
-def _instance():
-    import dagster as dg
-
-    if os.environ.get("DAGSTER_HOME"):
-        os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
-        return dg.DagsterInstance.get()
-    return dg.DagsterInstance.ephemeral()
-
-
-def _step_lines(month: str, result) -> list[str]:
-    """One readable line per step (asset) of a month's run, from the run's events."""
-    lines = []
-    assets_by_step: dict[str, list[str]] = {}
-    for ev in result.all_events:
-        if ev.event_type_value == "ASSET_MATERIALIZATION":
-            assets_by_step.setdefault(ev.step_key, []).append(ev.asset_key.to_user_string())
-    for ev in result.all_events:
-        if ev.event_type_value == "STEP_SUCCESS":
-            secs = ev.event_specific_data.duration_ms / 1000
-            keys = assets_by_step.get(ev.step_key, [])
-            shown = ", ".join(keys[:4]) + (f" +{len(keys) - 4} more" if len(keys) > 4 else "")
-            lines.append(f"  [{month}] {ev.step_key:<22} {secs:7.2f}s  {shown}")
-    return lines
-
-
-def _failure(result) -> str:
+def _failure(result) -> tuple[str | None, str]:
+    """The failing step and its error."""
     for ev in result.all_events:
         if ev.event_type_value == "STEP_FAILURE":
             err = ev.event_specific_data.error
@@ -60,8 +37,8 @@ def _failure(result) -> str:
             message = err.message.strip()
             if err.cls_name == "NotPublishable":  # its message is the whole story
                 message = message.split(": ", 1)[-1]
-            return f"{ev.step_key}: {message}"
-    return "the run failed (see the Dagster event log)"
+            return ev.step_key, message
+    return None, "the run failed (see the Dagster event log)"
 
 
 def _held(settings: Settings, month: str) -> str | None:
@@ -95,32 +72,39 @@ def unfinished_months(settings: Settings) -> list[str]:
 
 
 def run_months(settings: Settings, months: list[str], out=sys.stdout, wait: bool = True,
-               accept_incomplete: bool = False) -> list[MonthOutcome]:
+               accept_incomplete: bool = False, reporter: Reporter | None = None) -> list[MonthOutcome]:
     """Build `months` in order, holding the warehouse lock for all of them (WarehouseBusy if another run holds it
     and `wait` is off, or past the lock timeout). `accept_incomplete`: publish them even if the completeness gate
-    holds them (the run tag the gate reads)."""
+    holds them (the run tag the gate reads). Progress goes to `reporter` (default: plain lines on `out`)."""
     months = sorted(set(months))
+    reporter = reporter or Reporter(out)
     note = warehouse_lock.acquire(
         settings.build_db, months, "fairuse run", wait=wait, timeout=settings.lock_timeout,
-        on_wait=lambda h: print(f"waiting for the warehouse (up to {settings.lock_timeout:.0f}s): it is being built "
-                                f"by {h.describe() if h else 'another process'}", file=out, flush=True))
+        on_wait=lambda h: reporter.line(f"waiting for the warehouse (up to {settings.lock_timeout:.0f}s): it is "
+                                        f"being built by {h.describe() if h else 'another process'}"))
     if note:
-        print(note, file=out, flush=True)
+        reporter.line(note)
     try:
-        return _run_months(settings, months, out, accept_incomplete)
+        reporter.start(settings.build_db, months)
+        with reporter:
+            return _run_months(settings, months, reporter, accept_incomplete)
     finally:
         warehouse_lock.release(settings.build_db)
 
 
-def _run_months(settings: Settings, months: list[str], out, accept_incomplete: bool = False) -> list[MonthOutcome]:
+def _run_months(settings: Settings, months: list[str], reporter: Reporter,
+                accept_incomplete: bool = False) -> list[MonthOutcome]:
+    from dagster_project.cli.instance import dagster_instance
     from dagster_project.definitions import build_definitions
     from dagster_project.defs.partitions import monthly_partitions
     from dagster_project.domain.completeness import ACCEPT_TAG
+    from dagster_project.domain.dbt_runner import watch_nodes
 
+    reporter.phase("loading the pipeline's definitions")
     defs = build_definitions(settings)
     job = defs.resolve_job_def("monthly_pipeline")
     known = set(monthly_partitions.get_partition_keys())
-    instance = _instance()
+    instance = dagster_instance()
     outcomes = []
     # A lost build folder: the published months it lacked are rebuilt from the raw data (raw and dbt only, nothing
     # published), so that the first publish carries every one of them; then every month is run as usual.
@@ -132,8 +116,8 @@ def _run_months(settings: Settings, months: list[str], out, accept_incomplete: b
     plan = [(m, False) for m in sorted({*lost, *unfinished}) if m != first]
     if lost:
         months = sorted({*months, *lost})
-        print(f"the build database lacks published month(s) {', '.join(lost)}: rebuilding them from the raw data "
-              f"before publishing", file=out, flush=True)
+        reporter.line(f"the build database lacks published month(s) {', '.join(lost)}: rebuilding them from the raw "
+                      f"data before publishing")
     build_only = sorted((k for k in defs.resolve_asset_graph().materializable_asset_keys if k.path[0] != "publish"),
                         key=lambda k: k.to_user_string())
     tags = {ACCEPT_TAG: "true"} if accept_incomplete else {}
@@ -145,24 +129,27 @@ def _run_months(settings: Settings, months: list[str], out, accept_incomplete: b
             break
         log_file = settings.data_dir / "logs" / f"run-{month}.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        print(f"[{month}] building{'' if publish else ' (not published yet)'} ... (dbt's log: {log_file})",
-              file=out, flush=True)
+        run_id = str(uuid.uuid4())
+        month_state.record(settings.warehouse, month, "building", run_id=run_id, step=None, error=None)
+        reporter.month_started(month, log_file, "" if publish else " (not published yet)")
+        instance.add_event_listener(run_id, reporter.dagster_event)  # each event as the run writes it
         t0 = time.perf_counter()
         # dagster-dbt echoes dbt's raw log to stdout: keep it in the month's log file, out of the progress lines.
-        with open(log_file, "w") as log, contextlib.redirect_stdout(log):
+        with open(log_file, "w") as log, contextlib.redirect_stdout(log), watch_nodes(reporter.dbt_node):
             result = job.execute_in_process(partition_key=month, instance=instance, raise_on_error=False,
-                                            run_config=QUIET, tags=tags,
+                                            run_config=QUIET, run_id=run_id, tags=tags,
                                             asset_selection=None if publish else build_only)
         secs = time.perf_counter() - t0
-        for line in _step_lines(month, result):
-            print(line, file=out, flush=True)
+        reporter.month_finished(month, result.success, secs, "done" if publish else "built")
         if not result.success:
-            outcomes.append(MonthOutcome(month, False, secs, _held(settings, month) or _failure(result)))
+            held = _held(settings, month)
+            step, error = _failure(result)
+            if not held:  # a held month keeps its state and reason (recorded by the gate)
+                month_state.record(settings.warehouse, month, "failed", run_id=run_id, step=step, error=error)
+            outcomes.append(MonthOutcome(month, False, secs, held or (f"{step}: {error}" if step else error)))
             break
         if not publish:
-            print(f"[{month}] built in {secs:.1f}s", file=out, flush=True)
             continue
-        print(f"[{month}] done in {secs:.1f}s", file=out, flush=True)
         outcomes.append(MonthOutcome(month, True, secs))
     return outcomes
 

@@ -6,37 +6,16 @@ a fingerprint of the month's current files, so one change requests exactly one r
 """
 
 import dagster as dg
-import duckdb
 
 from dagster_project.defs.jobs import monthly_pipeline
 from dagster_project.defs.resources import FairuseResource
 from dagster_project.domain import month_state
-from dagster_project.domain.contract import EVENT_DATASETS
-from dagster_project.domain.raw_files import list_files, month_fingerprint
+from dagster_project.domain.raw_files import late_files, month_fingerprint
 
 
 def changed_months(raw_dir, warehouse) -> dict[str, str]:
     """Built months whose raw files differ from what was loaded -> fingerprint of the files now present."""
-    if not warehouse.exists():
-        return {}
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        loaded = con.execute("select strftime(month, '%Y-%m'), source_file, size_bytes, epoch_us(modified_at) "
-                             "from audit.loaded_files").fetchall()
-    except duckdb.CatalogException:
-        return {}
-    finally:
-        con.close()
-    built: dict[str, set] = {}
-    for month, rel, size, mtime in loaded:
-        built.setdefault(month, set()).add((rel, size, mtime))
-    out = {}
-    for month, files in sorted(built.items()):
-        now = {(f.rel, f.size, f.mtime_us) for ds in EVENT_DATASETS
-               for f in list_files(raw_dir, ds, month)}
-        if now != files:
-            out[month] = month_fingerprint(raw_dir, month)
-    return out
+    return {month: late.fingerprint for month, late in late_files(raw_dir, warehouse).items()}
 
 
 def changed_held_months(raw_dir, warehouse) -> dict[str, str]:

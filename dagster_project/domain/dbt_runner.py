@@ -39,7 +39,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -239,6 +239,59 @@ class BuildResult:
         return f"{what} failed:\n" + "\n".join(f"  {line}" for line in lines or ["(no detail from dbt)"])
 
 
+@dataclasses.dataclass(frozen=True)
+class NodeEvent:
+    """A node of a running dbt build starting or finishing (from dbt's structured events), in plain values."""
+
+    kind: str  # "start" | "finish"
+    unique_id: str
+    name: str
+    resource_type: str  # model, test, seed, snapshot
+    index: int  # the node's position in the build (1-based; 0 when dbt gave none)
+    total: int  # nodes in the build
+    status: str = ""  # finish: success, error, skipped, pass, fail, warn
+    seconds: float = 0.0  # finish: the node's execution time
+
+
+_node_watchers: list[Callable[[NodeEvent], None]] = []
+
+
+@contextmanager
+def watch_nodes(callback: Callable[[NodeEvent], None]) -> Iterator[None]:
+    """Call `callback` with a NodeEvent as each node of the dbt builds started in this process (any thread) starts
+    and finishes, while the block runs: `fairuse run`'s live progress."""
+    _node_watchers.append(callback)
+    try:
+        yield
+    finally:
+        _node_watchers.remove(callback)
+
+
+class _NodeEvents:
+    """dbtRunner's callback: dbt's LogStartLine (position in the build) and NodeFinished events as NodeEvents."""
+
+    def __init__(self, watchers: Sequence[Callable[[NodeEvent], None]]):
+        self.watchers = list(watchers)
+        self.position: dict[str, tuple[int, int]] = {}  # unique id -> (index, total)
+
+    def __call__(self, msg: Any) -> None:
+        name = msg.info.name
+        if name not in ("LogStartLine", "NodeFinished"):
+            return
+        info = msg.data.node_info
+        if name == "LogStartLine":
+            self.position[info.unique_id] = (msg.data.index, msg.data.total)
+            event = NodeEvent("start", info.unique_id, info.node_name, info.resource_type, msg.data.index,
+                              msg.data.total)
+        else:
+            index, total = self.position.get(info.unique_id, (0, 0))
+            result = msg.data.run_result
+            event = NodeEvent("finish", info.unique_id, info.node_name, info.resource_type, index, total,
+                              status=result.status or info.node_status, seconds=float(result.execution_time or 0))
+        for watch in self.watchers:
+            watch(event)
+
+
 def _reraise_interrupt(exc: BaseException | None) -> None:
     """dbtRunner returns every exception, interrupts included; those must go on (run termination, Ctrl-C)."""
     if exc is not None and not isinstance(exc, Exception):
@@ -311,7 +364,8 @@ def dbt_build(args: Sequence[str], env: Mapping[str, str], build_db: Path | None
     target = Path(tempfile.mkdtemp(prefix="build-", dir=IN_PROCESS_DIR))
     try:
         with dbt_environment(env):
-            res = dbtRunner(manifest=manifest).invoke(
+            callbacks = [_NodeEvents(_node_watchers)] if _node_watchers else []
+            res = dbtRunner(manifest=manifest, callbacks=callbacks).invoke(
                 [*args, *_common_args(target, profile_target), "--no-write-json", "--no-use-colors"])
     finally:
         _close_duckdb()

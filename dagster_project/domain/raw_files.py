@@ -115,3 +115,46 @@ def inspect(con: duckdb.DuckDBPyConnection, ds: Dataset, files: list[RawFile]) -
                                  f"({bad} value(s))")
         out.append(InspectedFile(f, ds.name, columns, rows))
     return out
+
+
+@dataclass(frozen=True)
+class LateFiles:
+    """How a built month's raw files now differ from what its last build loaded (audit.loaded_files)."""
+
+    month: str
+    added: list[str]  # relative paths
+    changed: list[str]  # same path, other size or modification time
+    removed: list[str]
+    fingerprint: str  # of the month's files now present: one change, one fingerprint
+
+    def describe(self) -> str:
+        parts = [f"{len(v)} {k}" for k, v in (("new", self.added), ("changed", self.changed),
+                                               ("removed", self.removed)) if v]
+        return ", ".join(parts)
+
+
+def late_files(raw_dir: Path, warehouse: Path) -> dict[str, LateFiles]:
+    """Built months (those the published warehouse lists loaded files of) whose raw files differ from what was
+    loaded: new, changed or removed files. Reads the warehouse read-only; {} when nothing was published yet."""
+    if not Path(warehouse).exists():
+        return {}
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        loaded = con.execute("select strftime(month, '%Y-%m'), source_file, size_bytes, epoch_us(modified_at) "
+                             "from audit.loaded_files").fetchall()
+    except duckdb.CatalogException:
+        return {}
+    finally:
+        con.close()
+    built: dict[str, dict[str, tuple[int, int]]] = {}
+    for month, rel, size, mtime in loaded:
+        built.setdefault(month, {})[rel] = (size, mtime)
+    out = {}
+    for month, files in sorted(built.items()):
+        now = {f.rel: (f.size, f.mtime_us) for ds in EVENT_DATASETS for f in list_files(raw_dir, ds, month)}
+        if now == files:
+            continue
+        out[month] = LateFiles(month, sorted(set(now) - set(files)),
+                               sorted(r for r in set(now) & set(files) if now[r] != files[r]),
+                               sorted(set(files) - set(now)), month_fingerprint(raw_dir, month))
+    return out

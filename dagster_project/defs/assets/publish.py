@@ -22,6 +22,7 @@ from dagster_project.domain.publish import (
     month_partitioned_tables,
     rebuild_command,
 )
+from dagster_project.domain.status import code_version, collect, render_table
 
 WAREHOUSE_KEY = dg.AssetKey(["publish", "warehouse"])
 EXPORTS_KEY = dg.AssetKey(["publish", "finance_exports"])
@@ -130,7 +131,16 @@ def build_publish_assets(dbt_models: dg.AssetsDefinition, manifest: Path) -> lis
                                                      accepted_incomplete=accepted)
         this = next(r for r in results if r.month == month)
         restated = [r.month for r in results if r.restated]
+        # The month is published (warehouse and exports): where it stands, for `fairuse status` and the UI.
+        policy_version, code = fairuse.policy().version, code_version()
+        month_state.record(s.warehouse, month, states[month]["state"], policy_version=policy_version,
+                           code_version=code,
+                           run_id=context.run_id, step=None, error=None)
         return dg.MaterializeResult(metadata={
+            "policy_version": dg.MetadataValue.text(policy_version),
+            "code_version": dg.MetadataValue.text(code),
+            # What `fairuse status` shows, as of this publish: every month, the run, the exports and reports.
+            "months_status": dg.MetadataValue.md(f"```\n{render_table(collect(s))}\n```"),
             "directory": dg.MetadataValue.path(str(this.directory)),
             "files": dg.MetadataValue.md(_md_table(("file", "rows"), this.files.items())),
             "revision": dg.MetadataValue.int(this.revision),
