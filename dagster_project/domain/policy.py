@@ -121,7 +121,7 @@ def _num(value: Any, where: str, *, positive: bool = False, integer: bool = Fals
 # Every prohibited-use pattern: its thresholds (all required, all positive). Keys ending in _share or _ratio are
 # fractions (<= 1); the other min_ keys (counts) and lengths in seconds are whole. PATTERNS: the one list of patterns.
 PROHIBITED_USE_KEYS = {
-    "auto_dialing": ("min_outbound_calls", "cohort_multiple", "min_session_gaps", "min_regular_gap_share",
+    "auto_dialing": ("min_outbound_calls", "cohort_multiple", "min_gaps", "min_regular_gap_share",
                      "min_concurrent_outbound_calls", "min_parallel_calls", "min_api_share",
                      "min_peak_calls_per_hour"),
     "outbound_telemarketing": ("min_new_number_calls", "cohort_multiple", "min_new_number_share",
@@ -131,11 +131,13 @@ PROHIBITED_USE_KEYS = {
     "voicemail_blasting": ("min_voicemail_drops", "cohort_multiple", "window_seconds", "min_voicemails_in_window"),
     "bulk_call_in_line": ("min_direct_inbound_calls", "cohort_multiple", "min_concurrent_inbound_calls",
                           "min_overlapping_inbound_calls"),
+    "message_blasting": ("min_new_recipients", "cohort_multiple", "min_new_recipient_share", "max_reply_ratio",
+                         "burst_window_seconds"),
 }
 PATTERNS = tuple(PROHIBITED_USE_KEYS)  # the prohibited-use patterns, in the policy's order
 PROHIBITED_USE_SHARED_KEYS = ("short_call_seconds", "session_gap_seconds", "regular_gap_tolerance_seconds",
                               "regular_gap_tolerance_share")
-_WHOLE_SECONDS = ("short_call_seconds", "session_gap_seconds", "window_seconds")
+_WHOLE_SECONDS = ("short_call_seconds", "session_gap_seconds", "window_seconds", "burst_window_seconds")
 
 
 def _prohibited_use_value(value: Any, where: str) -> float | int:
