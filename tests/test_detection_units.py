@@ -54,6 +54,9 @@ def test_policy_has_every_pattern_and_patterns_come_from_it():
     ("bulk_call_in_line.cohort_multiple", 0.5, ">= 1"),
     ("forwarding_to_multi_line.min_forwarded_calls", None, "missing key"),
     ("auto_dialing.min_typo", 3, "unknown key"),
+    ("message_blasting.max_reply_ratio", 1.5, "fraction"),
+    ("message_blasting.burst_window_seconds", 59.5, "integer"),
+    ("message_blasting.min_new_recipients", None, "missing key"),
 ])
 def test_policy_rejects_bad_prohibited_use_values_naming_the_key(path, value, message):
     raw = copy.deepcopy(_policy_raw())

@@ -122,8 +122,8 @@ def _num(value: Any, where: str, *, positive: bool = False, integer: bool = Fals
 # fractions (<= 1); the other min_ keys (counts) and lengths in seconds are whole. PATTERNS: the one list of patterns.
 PROHIBITED_USE_KEYS = {
     "auto_dialing": ("min_outbound_calls", "cohort_multiple", "min_gaps", "min_regular_gap_share",
-                     "min_concurrent_outbound_calls", "min_parallel_calls", "min_api_share",
-                     "min_peak_calls_per_hour"),
+                     "max_session_median_share", "min_concurrent_outbound_calls", "min_parallel_calls",
+                     "min_api_share", "min_peak_calls_per_hour"),
     "outbound_telemarketing": ("min_new_number_calls", "cohort_multiple", "min_new_number_share",
                                "max_new_number_answer_ratio", "min_session_calls"),
     "forwarding_to_multi_line": ("min_forwarded_calls", "cohort_multiple", "min_concurrent_forwarded_calls",

@@ -7,6 +7,7 @@
 {%- set session_gap_ms = (prohibited_use_threshold('session_gap_seconds') | int) * 1000 %}
 {%- set tolerance_ms = prohibited_use_threshold('regular_gap_tolerance_seconds') * 1000 %}
 {%- set tolerance_share = prohibited_use_threshold('regular_gap_tolerance_share') %}
+{%- set max_session_median_ms = session_gap_ms * prohibited_use_threshold('auto_dialing', 'max_session_median_share') %}
 with
 
 counted as (
@@ -144,12 +145,19 @@ gap_medians as (
         count(*) as gaps,
         sum(within_session) as session_gaps,
         {{ percentile_cont('case when cadence_ms > 0 then cadence_ms end', 0.5) }} as cadence_median_ms,
-        {{ percentile_cont('case when wrap_ms >= 0 then wrap_ms end', 0.5) }} as wrap_median_ms
+        {{ percentile_cont('case when wrap_ms >= 0 then wrap_ms end', 0.5) }} as wrap_median_ms,
+        {{ percentile_cont('case when within_session = 1 and cadence_ms > 0 then cadence_ms end', 0.5) }}
+            as session_cadence_median_ms,
+        {{ percentile_cont('case when within_session = 1 and wrap_ms >= 0 then wrap_ms end', 0.5) }}
+            as session_wrap_median_ms
     from all_gaps
     group by user_id
 ),
 
--- A gap is machine-regular within max(tolerance, tolerance share x the user's median gap) of that median.
+-- A gap is machine-regular within max(tolerance, tolerance share x the user's median gap) of that median. Also
+-- within dialing sessions only (a dialer's sessions beside many ordinary calls), but only where the sessions' median
+-- gap is at most max_session_median_share of the session gap: a cut close to the median would pile a person's
+-- gaps up under it.
 gap_regularity as (
     select
         m.user_id,
@@ -157,6 +165,8 @@ gap_regularity as (
         m.session_gaps,
         m.cadence_median_ms,
         m.wrap_median_ms,
+        m.session_cadence_median_ms,
+        m.session_wrap_median_ms,
         sum(
             case
                 when
@@ -176,10 +186,36 @@ gap_regularity as (
                     then 1
                 else 0
             end
-        ) as regular_wrap_gaps
+        ) as regular_wrap_gaps,
+        sum(
+            case
+                when
+                    g.within_session = 1
+                    and g.cadence_ms > 0
+                    and m.session_cadence_median_ms <= {{ max_session_median_ms }}
+                    and abs(g.cadence_ms - m.session_cadence_median_ms)
+                    <= greatest({{ tolerance_ms }}, {{ tolerance_share }} * m.session_cadence_median_ms)
+                    then 1
+                else 0
+            end
+        ) as session_regular_cadence_gaps,
+        sum(
+            case
+                when
+                    g.within_session = 1
+                    and g.wrap_ms >= 0
+                    and m.session_wrap_median_ms <= {{ max_session_median_ms }}
+                    and abs(g.wrap_ms - m.session_wrap_median_ms)
+                    <= greatest({{ tolerance_ms }}, {{ tolerance_share }} * m.session_wrap_median_ms)
+                    then 1
+                else 0
+            end
+        ) as session_regular_wrap_gaps
     from all_gaps as g
     inner join gap_medians as m on g.user_id = m.user_id
-    group by m.user_id, m.gaps, m.session_gaps, m.cadence_median_ms, m.wrap_median_ms
+    group by
+        m.user_id, m.gaps, m.session_gaps, m.cadence_median_ms, m.wrap_median_ms, m.session_cadence_median_ms,
+        m.session_wrap_median_ms
 ),
 
 final as (
@@ -197,7 +233,11 @@ final as (
         g.cadence_median_ms,
         g.wrap_median_ms,
         coalesce(g.regular_cadence_gaps, 0) as regular_cadence_gaps,
-        coalesce(g.regular_wrap_gaps, 0) as regular_wrap_gaps
+        coalesce(g.regular_wrap_gaps, 0) as regular_wrap_gaps,
+        g.session_cadence_median_ms,
+        g.session_wrap_median_ms,
+        coalesce(g.session_regular_cadence_gaps, 0) as session_regular_cadence_gaps,
+        coalesce(g.session_regular_wrap_gaps, 0) as session_regular_wrap_gaps
     from destinations as d
     left join new_numbers as n on d.user_id = n.user_id
     left join cold_sessions as cs on d.user_id = cs.user_id

@@ -75,6 +75,11 @@ auto_dialing_signals as (
             and regular_gap_share >= {{ prohibited_use_threshold(ad, 'min_regular_gap_share') }},
             false
         ) as dials_regularly,
+        coalesce(
+            session_gaps >= {{ prohibited_use_threshold(ad, 'min_gaps') }}
+            and session_regular_gap_share >= {{ prohibited_use_threshold(ad, 'min_regular_gap_share') }},
+            false
+        ) as dials_regularly_in_sessions,
         parallel_outbound_calls >= {{ prohibited_use_threshold(ad, 'min_parallel_calls') }} as dials_in_parallel,
         coalesce(
             api_share >= {{ prohibited_use_threshold(ad, 'min_api_share') }}
@@ -111,6 +116,18 @@ auto_dialing as (
                 ~ dbt.concat([evidence_number('wrap_median_seconds', 1), "' s from one call''s end to the next start'"])
                 ~ " end"
             ]) ~ " else '' end",
+            "case when dials_regularly_in_sessions and not dials_regularly then " ~ dbt.concat([
+                "'; '", evidence_number('100 * session_regular_gap_share'), "'% of the '",
+                evidence_number('session_gaps'), "' gaps between consecutive calls within dialing sessions were within '",
+                evidence_number(100 * prohibited_use_threshold('regular_gap_tolerance_share')), "'% (at least '",
+                evidence_number(prohibited_use_threshold('regular_gap_tolerance_seconds'), 1), "' s) of '",
+                "case when session_regular_cadence_gaps >= session_regular_wrap_gaps then "
+                ~ dbt.concat([evidence_number('session_cadence_median_seconds', 1), "' s from start to start'"])
+                ~ " else "
+                ~ dbt.concat([evidence_number('session_wrap_median_seconds', 1),
+                              "' s from one call''s end to the next start'"])
+                ~ " end"
+            ]) ~ " else '' end",
             "case when dials_through_api then " ~ dbt.concat([
                 "'; '", evidence_number('100 * api_share'), "'% were started through the API'"
             ]) ~ " else '' end",
@@ -121,7 +138,7 @@ auto_dialing as (
     from auto_dialing_signals
     where
         outbound_calls >= volume_threshold
-        and (dials_regularly or dials_in_parallel or dials_through_api)
+        and (dials_regularly or dials_regularly_in_sessions or dials_in_parallel or dials_through_api)
         and user_id not in (select vb.user_id from voicemail_blasting as vb)
 ),
 
@@ -302,6 +319,7 @@ final as (
         s.session_gaps,
         s.gaps,
         s.regular_gap_share,
+        s.session_regular_gap_share,
         s.cadence_median_seconds,
         s.wrap_median_seconds,
         s.max_concurrent_outbound_calls,
