@@ -50,7 +50,8 @@ def test_dbt_unit_tests_pass(tmp_path):
                      "excess_ratios_leave_one_out_and_fallback", "enforcement_ladder_and_excess_charge",
                      "surcharge_gating_detection_and_cent_rounding", "detection_signals_hand_computed",
                      "detection_dialing_hand_computed", "detection_outbound_pace_hand_computed",
-                     "detection_inbound_hand_computed",
+                     "detection_inbound_hand_computed", "detection_regularity_over_the_whole_gap_distribution",
+                     "detection_messages_hand_computed",
                      "detection_cohorts_fallback_and_medians", "prohibited_use_evidence_sentences",
                      *(f"prohibited_use_{p}_edges" for p in PATTERNS)):
         assert expected in names, (expected, sorted(names))

@@ -60,7 +60,9 @@ def test_no_hard_negative_is_flagged(runs):
     kinds = report["hard_negatives"]
     for kind in ("busy_sales_rep", "inside_sales_team", "recruiter", "appointment_reminders",
                  "support_desk_call_waiting", "receptionist_transfers", "forward_to_one_mobile", "voicemail_team",
-                 "contact_center_agent", "heavy_caller"):
+                 "lead_follow_up_rep", "support_call_backs", "shop_conversations", "team_regular_contacts",
+                 "sms_appointment_reminders", "one_off_broadcast", "contact_center_agent", "heavy_caller",
+                 "heavy_messager"):
         assert kinds[kind]["user_months"] >= len(runs), kind
     assert {k: h["flagged"] for k, h in kinds.items() if h["flagged"]} == {}
 

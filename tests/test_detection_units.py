@@ -16,10 +16,16 @@ from dagster_project.domain.evaluate import combine, evaluate, format_report
 from dagster_project.domain.policy import PATTERNS, PROHIBITED_USE_KEYS, PolicyError, parse_policy
 from dagster_project.domain.settings import DEFAULT_POLICY_FILE
 from dagster_project.tools.generate import lines as ln
-from dagster_project.tools.generate.negatives import NEGATIVES, receptionist_transfers
+from dagster_project.tools.generate.negatives import (
+    NEGATIVES,
+    one_off_broadcast,
+    receptionist_transfers,
+    shop_conversations,
+    sms_appointment_reminders,
+)
 from dagster_project.tools.generate.patterns import VARIANTS, Context
 from dagster_project.tools.generate.population import build_population
-from dagster_project.tools.generate.traffic import ANSWERED, US
+from dagster_project.tools.generate.traffic import ANSWERED, MESSAGE_KEYS, US, is_messages
 
 MONTH = "2026-03"
 
@@ -48,6 +54,9 @@ def test_policy_has_every_pattern_and_patterns_come_from_it():
     ("bulk_call_in_line.cohort_multiple", 0.5, ">= 1"),
     ("forwarding_to_multi_line.min_forwarded_calls", None, "missing key"),
     ("auto_dialing.min_typo", 3, "unknown key"),
+    ("message_blasting.max_reply_ratio", 1.5, "fraction"),
+    ("message_blasting.burst_window_seconds", 59.5, "integer"),
+    ("message_blasting.min_new_recipients", None, "missing key"),
 ])
 def test_policy_rejects_bad_prohibited_use_values_naming_the_key(path, value, message):
     raw = copy.deepcopy(_policy_raw())
@@ -128,6 +137,12 @@ def test_every_variant_and_negative_builds_calls_inside_the_month():
     built = [(f"{p}/{v}", build(rng, ctx, 70, MONTH)) for p, vs in VARIANTS.items() for v, build in vs.items()]
     built += [(k, build(rng, ctx, [70, 71, 72, 73][:size[1]], MONTH)) for k, (size, build) in NEGATIVES.items()]
     for name, c in built:
+        if is_messages(c):  # message blasting and its look-alikes
+            assert set(c) == set(MESSAGE_KEYS) and len(c["sent"]) > 20, name
+            assert {len(v) for v in c.values()} == {len(c["sent"])}, name
+            assert set(np.unique(c["direction"])) <= {0, 1} and set(np.unique(c["channel"])) <= {0, 1, 2}, name
+            assert ((c["sent"] >= m0) & (c["sent"] < m1 + 4 * 86_400 * US)).mean() > 0.95, name
+            continue
         assert len(c["started"]) > 20, name
         assert {len(v) for v in c.values()} == {len(c["started"])}, name
         assert (c["ended"] >= c["started"]).all(), name
@@ -135,6 +150,54 @@ def test_every_variant_and_negative_builds_calls_inside_the_month():
         assert ((c["answered"][ans] >= c["started"][ans]) & (c["answered"][ans] <= c["ended"][ans])).all(), name
         assert ((c["started"] >= m0) & (c["started"] < m1 + 2 * 86_400 * US)).mean() > 0.95, name
     assert {p for p, _ in [n.split("/") for n, _ in built if "/" in n]} == set(PATTERNS)
+    assert is_messages(dict(built)["message_blasting/bulk_sms_bursts"])
+
+
+def _new_recipients_and_replies(m: dict) -> tuple[int, int, float]:
+    """Numbers whose first message (either direction) was sent, how many of them wrote back, and the share."""
+    first: dict[int, int] = {}
+    for i in np.argsort(m["sent"], kind="stable"):
+        first.setdefault(int(m["counterpart"][i]), int(m["direction"][i]))
+    new = {k for k, d in first.items() if d == 0}
+    replied = new & {int(x) for x in m["counterpart"][m["direction"] == 1]}
+    return len(new), len(replied), len(replied) / max(1, len(new))
+
+
+def test_message_blasting_and_its_look_alikes_differ_where_the_rule_looks():
+    rng = np.random.default_rng(6)
+    pop = build_population(rng, 120, [MONTH])
+    ctx = Context(pop, 1.0)
+    for name, build in VARIANTS["message_blasting"].items():  # hundreds of new numbers, few replies
+        new, _, reply = _new_recipients_and_replies(build(rng, ctx, 70, MONTH))
+        assert new >= 230 and reply < 0.15, (name, new, reply)
+    shop = shop_conversations(rng, ctx, [70], MONTH)  # most customers wrote first
+    new, _, reply = _new_recipients_and_replies(shop)
+    assert new < 0.4 * len(np.unique(shop["counterpart"])) and reply > 0.4
+    _, _, reply = _new_recipients_and_replies(sms_appointment_reminders(rng, ctx, [70], MONTH))
+    assert reply > 0.3  # clients confirm
+    assert _new_recipients_and_replies(one_off_broadcast(rng, ctx, [70], MONTH))[0] < 60
+
+
+def test_slow_list_caller_is_a_person_over_the_whole_gap_distribution():
+    """Cut at the 5-minute session gap, the slow caller's gaps pile up under the cut and look regular; over
+    the whole distribution they are a person's (a robocall stays regular either way)."""
+    rng = np.random.default_rng(7)
+    pop = build_population(rng, 80, [MONTH])
+    ctx = Context(pop, 1.0)
+
+    def shares(c):
+        order = np.argsort(c["started"])
+        wrap = (c["started"][order][1:] - c["ended"][order][:-1]) / US
+        cut = wrap[wrap <= 300]
+
+        def regular(g):
+            return np.mean(np.abs(g - np.median(g)) <= np.maximum(1, 0.1 * np.median(g)))
+        return regular(cut), regular(wrap)
+
+    cut, whole = shares(VARIANTS["outbound_telemarketing"]["slow_list_caller"](rng, ctx, 70, MONTH))
+    assert cut > 0.4 and whole < 0.3, (cut, whole)
+    cut, whole = shares(VARIANTS["auto_dialing"]["progressive_wrap"](rng, ctx, 70, MONTH))
+    assert cut > 0.9 and whole > 0.9, (cut, whole)
 
 
 def test_generated_truth_records_variants_and_hard_negatives(tmp_path):
@@ -152,7 +215,7 @@ def test_generated_truth_records_variants_and_hard_negatives(tmp_path):
     assert first == {(p, v) for p, vs in VARIANTS.items() for v in vs}  # every variant on in the first month
     assert len([t for t in planted if t["month"] == "2026-04"]) < len(first)  # some off the next month
     kinds = {n["kind"] for n in truth["hard_negatives"]}
-    assert set(NEGATIVES) | {"contact_center_agent", "heavy_caller"} <= kinds
+    assert set(NEGATIVES) | {"contact_center_agent", "heavy_caller", "heavy_messager"} <= kinds
     users = {t["user_id"] for t in planted}
     assert not users & {n["user_id"] for n in truth["hard_negatives"]}
     markets = {t["account_id"] for t in planted}

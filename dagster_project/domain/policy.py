@@ -132,8 +132,10 @@ class ContactCenter(_Section):
 class AutoDialing(_Section):
     min_outbound_calls: Count = Field(description="volume floor: outbound calls in the month")
     cohort_multiple: Multiple = Field(description="volume also >= this x the cohort median user's")
-    min_session_gaps: Count = Field(description="regularity judged on at least this many in-session gaps")
+    min_gaps: Count = Field(description="regularity judged on at least this many gaps between outbound calls")
     min_regular_gap_share: Fraction = Field(description="share of machine-regular gaps")
+    max_session_median_share: Fraction = Field(
+        description="... or within dialing sessions whose median gap is at most this share of the session gap")
     min_concurrent_outbound_calls: Count = Field(description="outbound calls in progress at once")
     min_parallel_calls: Count = Field(description="... on at least this many calls of the month")
     min_api_share: Fraction = Field(description="share of calls placed through the API")
@@ -169,6 +171,14 @@ class BulkCallInLine(_Section):
     min_overlapping_inbound_calls: Count = Field(description="... on at least this many calls of the month")
 
 
+class MessageBlasting(_Section):
+    min_new_recipients: Count = Field(description="volume floor: numbers the user messaged first this month")
+    cohort_multiple: Multiple = Field(description="volume also >= this x the cohort median user's")
+    min_new_recipient_share: Fraction = Field(description="share of the numbers messaged that are new")
+    max_reply_ratio: Fraction = Field(description="share of the new numbers that wrote back this month")
+    burst_window_seconds: Count = Field(description="evidence only: the most messages sent within this window")
+
+
 class ProhibitedUse(_Section):
     short_call_seconds: Count = Field(description="an answered call this short or shorter is a short call")
     session_gap_seconds: Count = Field(description="a longer gap between outbound calls ends a dialing session")
@@ -179,6 +189,7 @@ class ProhibitedUse(_Section):
     forwarding_to_multi_line: ForwardingToMultiLine
     voicemail_blasting: VoicemailBlasting
     bulk_call_in_line: BulkCallInLine
+    message_blasting: MessageBlasting
 
 
 class PolicyFile(_Section):

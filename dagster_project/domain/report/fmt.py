@@ -28,6 +28,7 @@ PATTERN_LABELS = {
     "forwarding_to_multi_line": "Forwarding to a multi-line system (PBX, key system)",
     "voicemail_blasting": "Voicemail blasting",
     "bulk_call_in_line": "Bulk call-in line",
+    "message_blasting": "Message blasting (bulk SMS, MMS or WhatsApp)",
 }
 REASON_LABELS = {
     "invalid_value": "invalid value",

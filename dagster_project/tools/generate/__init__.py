@@ -369,11 +369,14 @@ def generate(out: str | Path = "data/raw", users: int = 2000, months: list[str] 
 
         # Planted behaviour: contact centers, prohibited patterns, hard negatives, excess users.
         batches = [tf.agent_calls(rng, np.array(all_agents), month)]
+        message_batches = []  # planted messaging (message blasting and its look-alikes)
         on = [(i, pl) for i, pl in enumerate(planted) if mi == 0 or (mi + i) % 2 == 0]
         for _, (_, _, build, u) in on:
-            batches.append(build(rng, ctx, u, month))
+            built = build(rng, ctx, u, month)
+            (message_batches if tf.is_messages(built) else batches).append(built)
         for _, build, team in negatives:
-            batches.append(build(rng, ctx, team, month))
+            built = build(rng, ctx, team, month)
+            (message_batches if tf.is_messages(built) else batches).append(built)
         # Excess: user k of a metric is over in months k.. (k=0: every month; ladders of 1, 2, 3+ months).
         excess_on = {m: [u for k, u in enumerate(us) if mi <= k or k == 0] for m, us in excess.items()}
         for u in excess_on["calls"]:
@@ -386,6 +389,8 @@ def generate(out: str | Path = "data/raw", users: int = 2000, months: list[str] 
                 delivered)
         zero = np.zeros(len(pop.user_id))
         msgs = tf.message_events(rng, pop, zero, month, scale, {u: 2600 for u in excess_on["messages"]})
+        msgs = tf.concat_messages([msgs, *message_batches])
+        msgs = _filter(msgs, (msgs["sent"] >= m0) & (msgs["sent"] < m1))
         chats = tf.chat_events(rng, pop, zero, month, scale, {u: 9000 for u in excess_on["team_chats"]})
         w.write(f"messages/month={month}/part-planted.parquet",
                 pa.concat_tables([_messages_table(msgs, pop, f"m{tag}-p-"), bad["messages"]]), delivered)
@@ -416,6 +421,7 @@ def generate(out: str | Path = "data/raw", users: int = 2000, months: list[str] 
         hard = [(kind, u) for kind, _, team in negatives for u in team]
         hard += [("contact_center_agent", int(u)) for u in all_agents]
         hard += [("heavy_caller", u) for u in excess_on["calls"]]
+        hard += [("heavy_messager", u) for u in excess_on["messages"]]
         for kind, u in hard:
             truth["hard_negatives"].append({"month": month, "account_id": str(pop.account_id[pop.user_account[u]]),
                                             "user_id": str(pop.user_id[u]), "kind": kind})

@@ -1,6 +1,6 @@
-"""Hard negatives: honest businesses whose calling looks like a prohibited pattern in one or two respects and
-must never be flagged. Each kind is (team size range, function(rng, ctx, users, month) -> call columns); a team
-shares one account.
+"""Hard negatives: honest businesses whose calling or messaging looks like a prohibited pattern in one or two
+respects and must never be flagged. Each kind is (team size range, function(rng, ctx, users, month) -> call
+columns, or message columns: `traffic.is_messages`); a team shares one account.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from collections.abc import Callable
 import numpy as np
 
 from dagster_project.tools.generate import lines as ln
+from dagster_project.tools.generate import messaging as msg
 from dagster_project.tools.generate.patterns import Context, ordinary_day_calls, voicemail_drops
-from dagster_project.tools.generate.traffic import ANSWERED, US, concat, contact_numbers
+from dagster_project.tools.generate.traffic import ANSWERED, MESSAGE_SENT, US, concat, contact_numbers
 
 MOBILE_BASE = 700_000_000  # a user's own mobile: MOBILE_BASE + user; colleagues' mobiles: + 1_000_000 + user*16 + k
 
@@ -137,6 +138,77 @@ def voicemail_team(rng, ctx: Context, users: list[int], month: str):
     return concat(out)
 
 
+def _slow_pace(rng, u: int, month: str, per_day: tuple[int, int], counterpart_pool: np.ndarray, p_answer: float,
+               talk_median_s: float):
+    """One person calling at a slow pace every working day: 4-12 minutes between calls (start to start)."""
+    days = ln.pick_days(rng, month, 22)
+    per = rng.integers(per_day[0], per_day[1] + 1, len(days))
+    n = int(per.sum())
+    return ln.human_line(rng, u, month, days, per, p_answer=p_answer, talk_median_s=talk_median_s, talk_sigma=0.6,
+                         wrap_median_s=rng.uniform(300, 420), wrap_sigma=0.35, break_share=0.0,
+                         counterpart=counterpart_pool[rng.integers(0, len(counterpart_pool), n)])
+
+
+def lead_follow_up_rep(rng, ctx: Context, users: list[int], month: str):
+    """A sales rep working their own leads at a slow, steady pace all month: several hundred calls, 4-12
+    minutes apart, to leads called again and again (follow-ups), answered about half the time."""
+    u = users[0]
+    leads = _pool(rng, rng.uniform(80, 140))
+    return _slow_pace(rng, u, month, (18, 30), leads, rng.uniform(0.45, 0.6), rng.uniform(150, 300))
+
+
+def support_call_backs(rng, ctx: Context, users: list[int], month: str):
+    """A support agent calling customers back, 4-12 minutes apart: customers called in first (inbound), the
+    call-backs go to numbers the account had not called this month, and most are answered."""
+    u = users[0]
+    days = ln.pick_days(rng, month, 22)
+    customers = _pool(rng, rng.uniform(250, 400))
+    inbound = ln.one_line_with_call_waiting(rng, u, month, days, rng.integers(8, 15, len(days)), gap_median_s=1800,
+                                            p_waiting=0.0, callers=customers)
+    backs = _slow_pace(rng, u, month, (12, 20), customers, rng.uniform(0.65, 0.8), rng.uniform(180, 360))
+    return concat([inbound, backs])
+
+
+# ---------------------------------------------------------------- messaging look-alikes
+
+def shop_conversations(rng, ctx: Context, users: list[int], month: str):
+    """A shop texting with its customers all day: hundreds of customers, most write first (an order, a
+    question), the shop answers; the shop's own first messages ("your order is ready") are answered too."""
+    u = users[0]
+    customers = _pool(rng, rng.uniform(250, 500))
+    return msg.conversations(rng, u, month, customers, int(len(customers) * rng.uniform(1.2, 2.0)),
+                             p_they_start=rng.uniform(0.6, 0.85), p_answer=rng.uniform(0.5, 0.8), turns=(1, 5))
+
+
+def team_regular_contacts(rng, ctx: Context, users: list[int], month: str):
+    """A team messaging a few regular contacts (suppliers, drivers, the office) a great deal, both ways."""
+    contacts = _pool(rng, rng.integers(4, 9))
+    out = [msg.conversations(rng, u, month, contacts, int(rng.integers(200, 500)), p_they_start=0.5, p_answer=0.95,
+                             turns=(1, 4), p_whatsapp=0.6) for u in users]
+    return msg.concat_messages(out)
+
+
+def sms_appointment_reminders(rng, ctx: Context, users: list[int], month: str):
+    """The booking system texts every client a reminder the day before, in a morning batch a second or two
+    apart (machine pace); clients reply to confirm or move it, and the desk answers."""
+    u = users[0]
+    days = ln.pick_days(rng, month, 21)
+    reminders = msg.blast(rng, u, month, int(rng.integers(250, 500)), days=days, gap_s=(0.5, 2.0),
+                          p_reply=rng.uniform(0.35, 0.6), start_hour=(8.0, 8.5))
+    replied = reminders["direction"] != MESSAGE_SENT
+    answers = {k: v[replied].copy() for k, v in reminders.items()}
+    answers["direction"][:] = MESSAGE_SENT
+    answers["sent"] = answers["sent"] + (rng.uniform(60, 1800, int(replied.sum())) * US).astype(np.int64)
+    return msg.concat_messages([reminders, answers])
+
+
+def one_off_broadcast(rng, ctx: Context, users: list[int], month: str):
+    """One announcement to a few dozen numbers at once (an event, a new address), no replies expected."""
+    u = users[0]
+    days = ln.pick_days(rng, month, 1)
+    return msg.blast(rng, u, month, int(rng.integers(25, 60)), days=days, gap_s=(0.5, 2.0), p_reply=0.0)
+
+
 Kind = Callable[[np.random.Generator, Context, list[int], str], dict]
 
 # kind -> (team size: min, max), builder
@@ -149,4 +221,10 @@ NEGATIVES: dict[str, tuple[tuple[int, int], Kind]] = {
     "receptionist_transfers": ((1, 1), receptionist_transfers),
     "forward_to_one_mobile": ((1, 1), forward_to_one_mobile),
     "voicemail_team": ((3, 4), voicemail_team),
+    "lead_follow_up_rep": ((1, 1), lead_follow_up_rep),
+    "support_call_backs": ((1, 1), support_call_backs),
+    "shop_conversations": ((1, 1), shop_conversations),
+    "team_regular_contacts": ((2, 4), team_regular_contacts),
+    "sms_appointment_reminders": ((1, 1), sms_appointment_reminders),
+    "one_off_broadcast": ((1, 1), one_off_broadcast),
 }

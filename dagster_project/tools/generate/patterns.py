@@ -1,7 +1,8 @@
 """Planted prohibited use: every pattern in several variants that differ in volume (from just above a plausible
 floor to extreme), pacing (human, machine, bursty), answer rate, talk time, time of day and how much ordinary use
-the same user also has. Each variant is a function (rng, ctx, user, month) -> call columns, on top of the user's
-ordinary traffic (generated for every active user).
+the same user also has. Each variant is a function (rng, ctx, user, month) -> call columns (or, for message
+blasting, message columns: `traffic.is_messages`), on top of the user's ordinary traffic (generated for every
+active user).
 
 "Plausible floor" is the generator's own idea of the smallest volume that still is the pattern: a few hundred
 calls, and several times what the user's market normally does (`Context.normal_*`); it knows nothing of the
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dagster_project.tools.generate import lines as ln
+from dagster_project.tools.generate import messaging as msg
 from dagster_project.tools.generate.population import Population, calling_multiplier
 from dagster_project.tools.generate.traffic import (
     DAY,
@@ -46,6 +48,10 @@ class Context:
 
     def normal_inbound(self, u: int) -> float:
         return ORDINARY_CALLS * self.scale * self.multiplier[u] * 0.44
+
+    def normal_messages_sent(self) -> float:
+        """Messages a typical user sends in a month (traffic.message_events: 30 a month, half of them sent)."""
+        return 30.0 * self.scale * 0.5
 
     def floor(self, rng, absolute: float, normal: float) -> int:
         """Just above a plausible floor: the larger of an absolute floor and 7x the market's normal, + 0-25 %."""
@@ -175,6 +181,44 @@ def tm_redialer(rng, ctx: Context, u: int, month: str):
     """Works a list and redials some numbers later: 75-85 % of calls to new numbers."""
     return _cold_calls(rng, u, month, int(rng.integers(500, 1000)), p_answer=rng.uniform(0.15, 0.3),
                        redial_share=rng.uniform(0.2, 0.3))
+
+
+def _slow_list(rng, u, month, total, *, wrap_s=(210.0, 690.0), p_answer=(0.15, 0.3), lognormal=False):
+    """A person working a list by hand at a slow pace, every working day: 3.5-11.5 minutes from the end of one
+    call to the next (notes, the CRM, looking up the next lead), so start to start 4-12 minutes; uniform, or
+    lognormal around the range's geometric middle. Sessions of back-to-back calls hardly ever form."""
+    m0, _ = month_bounds(month)
+    days = ln.pick_days(rng, month, 23)
+    per = _split(rng, total, len(days))
+    day = np.repeat(days, per)
+    n = len(day)
+    disp, ring, talk = ln.outcomes(rng, n, rng.uniform(*p_answer), rng.uniform(60, 120), 0.8, 0.1)
+    if lognormal:
+        wrap = rng.lognormal(np.log(np.sqrt(wrap_s[0] * wrap_s[1])), 0.35, n)
+    else:
+        wrap = rng.uniform(wrap_s[0], wrap_s[1], n)
+    step = (wrap * US).astype(np.int64) + ring + talk
+    origin = m0 + day * DAY + np.repeat((rng.uniform(8.5, 9.5, len(days)) * 3600 * US).astype(np.int64), per)
+    started = origin + ln.group_cumsum(step, day) - step
+    return ln._assemble(u, OUT, started, disp, ring, talk, ln.via_choice(rng, n), ln.new_numbers(rng, n))
+
+
+def tm_slow_list_caller(rng, ctx: Context, u: int, month: str):
+    """The slow list caller: several hundred calls over every working day, 4-12 minutes between calls, nearly
+    all to new numbers, most unanswered: a person, not a dialer (the gaps under 5 minutes, cut from the rest,
+    pile up just under the cut and look regular)."""
+    return _slow_list(rng, u, month, int(rng.integers(450, 800)))
+
+
+def tm_slow_uneven_pace(rng, ctx: Context, u: int, month: str):
+    """A slow list caller whose gaps cluster (lognormal around ~6 minutes) rather than spread evenly."""
+    return _slow_list(rng, u, month, int(rng.integers(300, 700)), wrap_s=(180.0, 600.0), lognormal=True)
+
+
+def tm_slow_mixed_with_ordinary(rng, ctx: Context, u: int, month: str):
+    """A slow list caller who also calls their contacts through the day."""
+    cold = _slow_list(rng, u, month, int(rng.integers(350, 600)), p_answer=(0.12, 0.25))
+    return concat([cold, ordinary_day_calls(rng, u, month, per_day=(2, 4))])
 
 
 def tm_mixed_with_ordinary(rng, ctx: Context, u: int, month: str):
@@ -325,6 +369,48 @@ def bl_mixed_with_ordinary(rng, ctx: Context, u: int, month: str):
     return concat([line, ordinary_day_calls(rng, u, month)])
 
 
+# ---------------------------------------------------------------- message blasting (bulk SMS / WhatsApp)
+
+def mb_bulk_sms_bursts(rng, ctx: Context, u: int, month: str):
+    """Software blasting SMS: a few sessions of hundreds of messages, one every 0.5-3 s; almost no replies."""
+    days = ln.pick_days(rng, month, int(rng.integers(2, 6)))
+    return msg.blast(rng, u, month, int(rng.integers(400, 2000)), days=days, gap_s=(0.5, 3.0),
+                     p_reply=rng.uniform(0.0, 0.04))
+
+
+def mb_steady_whatsapp(rng, ctx: Context, u: int, month: str):
+    """A person pasting one WhatsApp message to number after number, every working day, tens of seconds apart
+    (no burst faster than typing); a few write back."""
+    days = ln.pick_days(rng, month, int(rng.integers(15, 22)))
+    return msg.blast(rng, u, month, int(rng.integers(250, 600)), days=days, gap_s=(25.0, 120.0),
+                     p_reply=rng.uniform(0.03, 0.1), p_whatsapp=1.0, lognormal_gaps=True)
+
+
+def mb_just_above_floor(rng, ctx: Context, u: int, month: str):
+    """Just above a plausible floor, SMS and WhatsApp mixed, small bursts on a few days."""
+    total = ctx.floor(rng, 230, ctx.normal_messages_sent())
+    days = ln.pick_days(rng, month, int(rng.integers(3, 7)))
+    return msg.blast(rng, u, month, total, days=days, gap_s=(2.0, 10.0), p_reply=rng.uniform(0.05, 0.12),
+                     p_whatsapp=0.4)
+
+
+def mb_campaign_with_follow_up(rng, ctx: Context, u: int, month: str):
+    """A campaign and its reminder: every number messaged twice, days apart; mostly SMS."""
+    days = ln.pick_days(rng, month, int(rng.integers(2, 5)))
+    return msg.blast(rng, u, month, int(rng.integers(250, 700)), days=days, gap_s=(1.0, 5.0),
+                     p_reply=rng.uniform(0.02, 0.08), p_whatsapp=0.2, follow_up=True)
+
+
+def mb_mixed_with_ordinary(rng, ctx: Context, u: int, month: str):
+    """Blasting beside a working day of two-way conversations with the user's own customers."""
+    days = ln.pick_days(rng, month, int(rng.integers(3, 6)))
+    blast = msg.blast(rng, u, month, int(rng.integers(350, 700)), days=days, gap_s=(1.0, 6.0),
+                      p_reply=rng.uniform(0.01, 0.05), p_whatsapp=0.3)
+    customers = ln.new_numbers(rng, int(rng.integers(20, 40)))
+    talk = msg.conversations(rng, u, month, customers, int(rng.integers(60, 150)), p_they_start=0.5, p_answer=0.8)
+    return msg.concat_messages([blast, talk])
+
+
 Variant = Callable[[np.random.Generator, Context, int, str], dict]
 
 VARIANTS: dict[str, dict[str, Variant]] = {
@@ -343,6 +429,9 @@ VARIANTS: dict[str, dict[str, Variant]] = {
         "evening_weekend": tm_evening_weekend,
         "redialer": tm_redialer,
         "mixed_with_ordinary": tm_mixed_with_ordinary,
+        "slow_list_caller": tm_slow_list_caller,
+        "slow_uneven_pace": tm_slow_uneven_pace,
+        "slow_mixed_with_ordinary": tm_slow_mixed_with_ordinary,
     },
     "forwarding_to_multi_line": {
         "pbx_high_volume": fw_pbx_high_volume,
@@ -364,5 +453,12 @@ VARIANTS: dict[str, dict[str, Variant]] = {
         "sports_line_evenings": bl_sports_line_evenings,
         "premium_long_calls": bl_premium_long_calls,
         "mixed_with_ordinary": bl_mixed_with_ordinary,
+    },
+    "message_blasting": {
+        "bulk_sms_bursts": mb_bulk_sms_bursts,
+        "steady_whatsapp": mb_steady_whatsapp,
+        "just_above_floor": mb_just_above_floor,
+        "campaign_with_follow_up": mb_campaign_with_follow_up,
+        "mixed_with_ordinary": mb_mixed_with_ordinary,
     },
 }

@@ -66,15 +66,26 @@ final as (
         cast(coalesce(o.api_calls, 0) as {{ dbt.type_bigint() }}) as api_calls,
         case when o.outbound_calls > 0 then cast(o.api_calls as double) / o.outbound_calls end as api_share,
         cast(coalesce(o.peak_calls_per_hour, 0) as {{ dbt.type_bigint() }}) as peak_calls_per_hour,
+        cast(coalesce(d.gaps, 0) as {{ dbt.type_bigint() }}) as gaps,
         cast(coalesce(d.session_gaps, 0) as {{ dbt.type_bigint() }}) as session_gaps,
         cast(d.cadence_median_ms as double) / 1000 as cadence_median_seconds,
         cast(d.wrap_median_ms as double) / 1000 as wrap_median_seconds,
         cast(coalesce(d.regular_cadence_gaps, 0) as {{ dbt.type_bigint() }}) as regular_cadence_gaps,
         cast(coalesce(d.regular_wrap_gaps, 0) as {{ dbt.type_bigint() }}) as regular_wrap_gaps,
         case
-            when d.session_gaps > 0
-                then cast(greatest(d.regular_cadence_gaps, d.regular_wrap_gaps) as double) / d.session_gaps
+            when d.gaps > 0
+                then cast(greatest(d.regular_cadence_gaps, d.regular_wrap_gaps) as double) / d.gaps
         end as regular_gap_share,
+        cast(d.session_cadence_median_ms as double) / 1000 as session_cadence_median_seconds,
+        cast(d.session_wrap_median_ms as double) / 1000 as session_wrap_median_seconds,
+        cast(coalesce(d.session_regular_cadence_gaps, 0) as {{ dbt.type_bigint() }}) as session_regular_cadence_gaps,
+        cast(coalesce(d.session_regular_wrap_gaps, 0) as {{ dbt.type_bigint() }}) as session_regular_wrap_gaps,
+        case
+            when d.session_gaps > 0
+                then
+                    cast(greatest(d.session_regular_cadence_gaps, d.session_regular_wrap_gaps) as double)
+                    / d.session_gaps
+        end as session_regular_gap_share,
         cast(coalesce(o.max_concurrent_outbound_calls, 0) as {{ dbt.type_bigint() }}) as max_concurrent_outbound_calls,
         cast(coalesce(o.parallel_outbound_calls, 0) as {{ dbt.type_bigint() }}) as parallel_outbound_calls,
         cast(coalesce(o.voicemail_drops, 0) as {{ dbt.type_bigint() }}) as voicemail_drops,

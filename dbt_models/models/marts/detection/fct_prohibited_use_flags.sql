@@ -1,5 +1,6 @@
 -- sqlfluff:indentation:template_blocks_indent:False
--- Grain: month x account_id x user_id x pattern. Prohibited use detected from call records. Each pattern needs its
+-- Grain: month x account_id x user_id x pattern. Prohibited use detected from call and message records. Each
+-- pattern needs its
 -- defining traits (limits of one person on one line, industry rates) AND high volume: at least
 -- max(floor, cohort_multiple x the cohort's median user) (thresholds: policy configuration, prohibited_use).
 -- Each row carries one evidence sentence with the numbers that triggered it and the cohort's normal level (no
@@ -9,7 +10,12 @@
 {%- set fw = 'forwarding_to_multi_line' %}
 {%- set vm = 'voicemail_blasting' %}
 {%- set bl = 'bulk_call_in_line' %}
+{%- set mb = 'message_blasting' %}
 with
+
+cohorts as (
+    select * from {{ ref('int_users__detection_cohorts') }}
+),
 
 signals as (
     select
@@ -23,7 +29,16 @@ signals as (
         coalesce(c.cohort_median_forwarded_calls, 0) as cohort_median_forwarded_calls,
         coalesce(c.cohort_median_direct_inbound_calls, 0) as cohort_median_direct_inbound_calls
     from {{ ref('int_calls__user_signals') }} as s
-    left join {{ ref('int_users__detection_cohorts') }} as c on s.user_id = c.user_id
+    left join cohorts as c on s.user_id = c.user_id
+),
+
+message_signals as (
+    select
+        m.*,
+        coalesce(c.cohort_label, 'unknown') as cohort_label,
+        coalesce(c.cohort_median_new_recipients, 0) as cohort_median_new_recipients
+    from {{ ref('int_messages__user_sending') }} as m
+    left join cohorts as c on m.user_id = c.user_id
 ),
 
 -- Voicemails dropped faster than one person on one line can leave them, in bulk. The most specific
@@ -56,10 +71,15 @@ auto_dialing_signals as (
         *,
         {{ cohort_volume_threshold(ad, 'min_outbound_calls', 'cohort_median_outbound_calls') }} as volume_threshold,
         coalesce(
-            session_gaps >= {{ prohibited_use_threshold(ad, 'min_session_gaps') }}
+            gaps >= {{ prohibited_use_threshold(ad, 'min_gaps') }}
             and regular_gap_share >= {{ prohibited_use_threshold(ad, 'min_regular_gap_share') }},
             false
         ) as dials_regularly,
+        coalesce(
+            session_gaps >= {{ prohibited_use_threshold(ad, 'min_gaps') }}
+            and session_regular_gap_share >= {{ prohibited_use_threshold(ad, 'min_regular_gap_share') }},
+            false
+        ) as dials_regularly_in_sessions,
         parallel_outbound_calls >= {{ prohibited_use_threshold(ad, 'min_parallel_calls') }} as dials_in_parallel,
         coalesce(
             api_share >= {{ prohibited_use_threshold(ad, 'min_api_share') }}
@@ -86,7 +106,7 @@ auto_dialing as (
                 evidence_number('max_concurrent_outbound_calls'), "' at once)'"
             ]) ~ " else '' end",
             "case when dials_regularly then " ~ dbt.concat([
-                "'; '", evidence_number('100 * regular_gap_share'), "'% of the '", evidence_number('session_gaps'),
+                "'; '", evidence_number('100 * regular_gap_share'), "'% of the '", evidence_number('gaps'),
                 "' gaps between consecutive calls were within '",
                 evidence_number(100 * prohibited_use_threshold('regular_gap_tolerance_share')), "'% (at least '",
                 evidence_number(prohibited_use_threshold('regular_gap_tolerance_seconds'), 1), "' s) of '",
@@ -94,6 +114,18 @@ auto_dialing as (
                 ~ dbt.concat([evidence_number('cadence_median_seconds', 1), "' s from start to start'"])
                 ~ " else "
                 ~ dbt.concat([evidence_number('wrap_median_seconds', 1), "' s from one call''s end to the next start'"])
+                ~ " end"
+            ]) ~ " else '' end",
+            "case when dials_regularly_in_sessions and not dials_regularly then " ~ dbt.concat([
+                "'; '", evidence_number('100 * session_regular_gap_share'), "'% of the '",
+                evidence_number('session_gaps'), "' gaps between consecutive calls within dialing sessions were within '",
+                evidence_number(100 * prohibited_use_threshold('regular_gap_tolerance_share')), "'% (at least '",
+                evidence_number(prohibited_use_threshold('regular_gap_tolerance_seconds'), 1), "' s) of '",
+                "case when session_regular_cadence_gaps >= session_regular_wrap_gaps then "
+                ~ dbt.concat([evidence_number('session_cadence_median_seconds', 1), "' s from start to start'"])
+                ~ " else "
+                ~ dbt.concat([evidence_number('session_wrap_median_seconds', 1),
+                              "' s from one call''s end to the next start'"])
                 ~ " end"
             ]) ~ " else '' end",
             "case when dials_through_api then " ~ dbt.concat([
@@ -106,7 +138,7 @@ auto_dialing as (
     from auto_dialing_signals
     where
         outbound_calls >= volume_threshold
-        and (dials_regularly or dials_in_parallel or dials_through_api)
+        and (dials_regularly or dials_regularly_in_sessions or dials_in_parallel or dials_through_api)
         and user_id not in (select vb.user_id from voicemail_blasting as vb)
 ),
 
@@ -136,13 +168,13 @@ outbound_telemarketing as (
             "'Placed '", evidence_number('outbound_calls'), "' outbound calls'",
             "case when cold_calls_over_month then " ~ dbt.concat([
                 "', '", evidence_number('new_number_calls'), "' of them ('", evidence_number('100 * new_number_share'),
-                "'%) to numbers the account had not called before this month, of which '",
+                "'%) to numbers the account had not called earlier this month, of which '",
                 evidence_number('100 * new_number_answer_ratio'), "'% were answered'"
             ]) ~ " else " ~ dbt.concat([
                 "'; in '", evidence_number('cold_sessions'), "' dialing sessions of '",
                 evidence_number(prohibited_use_threshold(tm, 'min_session_calls')), "' or more calls, '",
                 evidence_number('cold_session_new_number_calls'), "' of '", evidence_number('cold_session_calls'),
-                "' calls went to numbers the account had not called before this month, of which '",
+                "' calls went to numbers the account had not called earlier this month, of which '",
                 evidence_number('100 * cold_session_new_number_answer_ratio'), "'% were answered'"
             ]) ~ " end",
             "' (all calls: '", evidence_number('100 * answer_seizure_ratio'), "'% answered, average talk '",
@@ -212,8 +244,37 @@ bulk_call_in_line as (
         >= {{ prohibited_use_threshold(bl, 'cohort_multiple') }} * cohort_median_direct_inbound_calls
 ),
 
+-- Bulk SMS / MMS / WhatsApp to numbers new to the account, which (almost) never write back. Judged on messages
+-- alone: a user can be flagged for it beside a calling pattern.
+message_blasting as (
+    select
+        user_id,
+        '{{ mb }}' as pattern,
+        new_recipients as volume,
+        cohort_median_new_recipients as cohort_median,
+        {{ cohort_volume_threshold(mb, 'min_new_recipients', 'cohort_median_new_recipients') }} as volume_threshold,
+        {{ dbt.concat([
+            "'Sent '", evidence_number('sent_messages'), "' messages ('",
+            evidence_number('sent_messages - sent_whatsapp'), "' SMS or MMS, '", evidence_number('sent_whatsapp'),
+            "' WhatsApp) to '", evidence_number('recipients'), "' numbers, '", evidence_number('new_recipients'),
+            "' of them ('", evidence_number('100 * new_recipient_share'),
+            "'%) numbers the account had not messaged or heard from earlier this month, of which '",
+            evidence_number('100 * reply_ratio'), "'% wrote back; up to '",
+            evidence_number('max_messages_in_burst_window'), "' sent within '",
+            evidence_number(prohibited_use_threshold(mb, 'burst_window_seconds')), "' s; '",
+            "'the cohort''s median user ('", "cohort_label", "') messaged '",
+            evidence_number('cohort_median_new_recipients'), "' new numbers.'"
+        ]) }} as evidence
+    from message_signals
+    where
+        new_recipients >= {{ prohibited_use_threshold(mb, 'min_new_recipients') }}
+        and new_recipients >= {{ prohibited_use_threshold(mb, 'cohort_multiple') }} * cohort_median_new_recipients
+        and new_recipient_share >= {{ prohibited_use_threshold(mb, 'min_new_recipient_share') }}
+        and reply_ratio <= {{ prohibited_use_threshold(mb, 'max_reply_ratio') }}
+),
+
 flags as (
-    {%- for pattern_cte in ['auto_dialing', 'outbound_telemarketing', 'forwarding_to_multi_line', 'voicemail_blasting', 'bulk_call_in_line'] %}
+    {%- for pattern_cte in ['auto_dialing', 'outbound_telemarketing', 'forwarding_to_multi_line', 'voicemail_blasting', 'bulk_call_in_line', 'message_blasting'] %}
     select
         user_id,
         pattern,
@@ -226,18 +287,19 @@ flags as (
     {%- endfor %}
 ),
 
+-- Call patterns have the user's call signals, message_blasting the message signals; both where the user has both.
 final as (
     select
-        s.month,
-        s.account_id,
-        s.user_id,
+        coalesce(s.month, m.month) as month,
+        coalesce(s.account_id, m.account_id) as account_id,
+        f.user_id,
         f.pattern,
         f.evidence,
         cast(f.volume as bigint) as volume,
         cast(f.volume_threshold as double) as volume_threshold,
-        s.cohort_level,
-        s.cohort_label,
-        s.cohort_users,
+        c.cohort_level,
+        coalesce(c.cohort_label, 'unknown') as cohort_label,
+        c.cohort_users,
         cast(f.cohort_median as double) as cohort_median,
         s.calls,
         s.outbound_calls,
@@ -255,7 +317,9 @@ final as (
         s.api_share,
         s.peak_calls_per_hour,
         s.session_gaps,
+        s.gaps,
         s.regular_gap_share,
+        s.session_regular_gap_share,
         s.cadence_median_seconds,
         s.wrap_median_seconds,
         s.max_concurrent_outbound_calls,
@@ -271,9 +335,18 @@ final as (
         s.forwarded_numbers,
         s.max_concurrent_forwarded_calls,
         s.overlapping_forwarded_calls,
+        m.sent_messages,
+        m.received_messages,
+        m.recipients as message_recipients,
+        m.new_recipients,
+        m.new_recipient_share,
+        m.reply_ratio,
+        m.max_messages_in_burst_window,
         '{{ required_var("policy_version") }}' as policy_version
     from flags as f
-    inner join signals as s on f.user_id = s.user_id
+    left join signals as s on f.user_id = s.user_id
+    left join {{ ref('int_messages__user_sending') }} as m on f.user_id = m.user_id
+    left join cohorts as c on f.user_id = c.user_id
 )
 
 select * from final
