@@ -19,13 +19,14 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     from dagster_project.defs.assets.raw import raw_month
     from dagster_project.defs.assets.report import monthly_report
     from dagster_project.defs.checks import exports_match_marts, months_are_contiguous
-    from dagster_project.defs.jobs import monthly_pipeline
+    from dagster_project.defs.jobs import build_monthly_pipeline
     from dagster_project.defs.resources import FairuseResource
     from dagster_project.defs.schedules import build_monthly_schedule
     from dagster_project.defs.sensors import late_data_sensor
     from dagster_project.domain.dbt_project import ensure_manifest
 
     dbt_models = build_dbt_assets(ensure_manifest())
+    monthly_pipeline = build_monthly_pipeline(str(settings.warehouse))
     return dg.Definitions(
         assets=[raw_month, dbt_models, *build_publish_assets(dbt_models), monthly_report],
         asset_checks=[months_are_contiguous, exports_match_marts],

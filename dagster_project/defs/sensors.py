@@ -9,7 +9,7 @@ import hashlib
 import dagster as dg
 import duckdb
 
-from dagster_project.defs.jobs import monthly_pipeline
+from dagster_project.defs.jobs import JOB_NAME
 from dagster_project.defs.resources import FairuseResource
 from dagster_project.domain.contract import EVENT_DATASETS
 from dagster_project.domain.raw_files import list_files
@@ -40,7 +40,7 @@ def changed_months(raw_dir, warehouse) -> dict[str, str]:
 
 
 @dg.sensor(
-    job=monthly_pipeline,
+    job_name=JOB_NAME,  # the job of the definitions it is in (definitions.py), tagged with their warehouse
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Re-runs an already-built month (and everything downstream) when its raw files change.",
