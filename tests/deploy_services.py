@@ -190,3 +190,45 @@ class Services:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=30)
+
+
+@dataclass
+class S3Server:
+    endpoint: str
+
+    def env(self, key_id: str = "testing", secret: str = "testing") -> dict[str, str]:
+        """The standard AWS variables pointing at this server."""
+        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret,
+                "AWS_REGION": "us-east-1"}
+
+    def fs(self):
+        import s3fs
+
+        return s3fs.S3FileSystem(key="testing", secret="testing", endpoint_url=self.endpoint,
+                                 skip_instance_cache=True, use_listings_cache=False)
+
+
+@contextlib.contextmanager
+def s3_server(tmp: Path) -> Iterator[S3Server]:
+    """A real S3-compatible HTTP server (moto's, `moto[server]`) on a free loopback port, in its own process."""
+    port = free_port()
+    log = open(tmp / "moto.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError("the S3 server did not start") from None
+                time.sleep(0.5)
+        yield S3Server(endpoint)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()

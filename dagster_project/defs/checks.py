@@ -6,6 +6,7 @@ import duckdb
 from dagster_project.defs.assets.publish import EXPORTS_KEY, WAREHOUSE_KEY
 from dagster_project.defs.resources import FairuseResource
 from dagster_project.domain import exports
+from dagster_project.domain.locations import Folder
 
 
 @dg.asset_check(asset=WAREHOUSE_KEY, description="No month missing between the first and last built month.")
@@ -34,7 +35,7 @@ def exports_match_marts(context: dg.AssetCheckExecutionContext, fairuse: Fairuse
     s = fairuse.settings()
     con = duckdb.connect(str(s.warehouse), read_only=True)
     try:
-        months = sorted(p.name for p in s.exports_dir.glob("????-??") if p.is_dir())
+        months = Folder(s.exports_dir).month_folders()
         results = {m: exports.check_month_export(con, s.exports_dir, m) for m in months}
     finally:
         con.close()

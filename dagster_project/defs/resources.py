@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from dagster_project.domain import gc_tuning
+from dagster_project.domain.locations import resolve
 from dagster_project.domain.policy import Policy, load_policy
 from dagster_project.domain.settings import Settings
 
@@ -44,7 +45,7 @@ class FairuseResource(dg.ConfigurableResource):
 
     def settings(self) -> Settings:
         return Settings(raw_dir=Path(self.raw_dir), warehouse=Path(self.warehouse),
-                        exports_dir=Path(self.exports_dir), policy_file=Path(self.policy_file),
+                        exports_dir=resolve(self.exports_dir), policy_file=Path(self.policy_file),
                         reports_dir=Path(self.reports_dir), duckdb_memory_limit=self.duckdb_memory_limit,
                         hash_key=self.hash_key, lock_timeout=self.lock_timeout, engine=self.engine,
                         spark_master=self.spark_master, spark_remote=self.spark_remote,

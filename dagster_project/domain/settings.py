@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from dagster_project.domain.locations import resolve
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
 DEFAULT_POLICY_FILE = REPO_ROOT / "policy" / "fair_use_policy.yaml"
@@ -32,7 +34,7 @@ def build_db_for(warehouse: Path) -> Path:
 class Settings:
     raw_dir: Path
     warehouse: Path  # the published, read-only-for-analysts DuckDB file
-    exports_dir: Path
+    exports_dir: Path | str  # a folder, or a bucket's URL (s3://bucket/prefix: domain/locations.py)
     policy_file: Path
     reports_dir: Path
     schedule_day: int = 2  # the monthly schedule: day of month and hour (UTC)
@@ -88,7 +90,7 @@ def settings_from_env(
     return Settings(
         raw_dir=_abs(raw_dir or env.get("FAIRUSE_RAW_DIR") or DEFAULT_DATA_DIR / "raw"),
         warehouse=wh,
-        exports_dir=_abs(exports_dir or env.get("FAIRUSE_EXPORTS_DIR") or DEFAULT_DATA_DIR / "exports"),
+        exports_dir=resolve(exports_dir or env.get("FAIRUSE_EXPORTS_DIR") or DEFAULT_DATA_DIR / "exports"),
         policy_file=_abs(policy_file or env.get("FAIRUSE_POLICY_FILE") or DEFAULT_POLICY_FILE),
         reports_dir=_abs(env.get("FAIRUSE_REPORTS_DIR") or wh.parent / "reports"),
         schedule_day=int(env.get("FAIRUSE_SCHEDULE_DAY", "2")),

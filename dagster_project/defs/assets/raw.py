@@ -12,6 +12,7 @@ from dagster_project.defs.resources import FairuseResource
 from dagster_project.defs.warehouse_lock import hold_warehouse
 from dagster_project.domain.contract import EVENT_DATASETS, REFERENCE_DATASETS
 from dagster_project.domain.engine import engine_for
+from dagster_project.domain.locations import Folder
 
 RAW_DESCRIPTIONS = {
     "calls": "Call detail records of the month: the delivered Parquet files, read in place (view raw.calls).",
@@ -39,6 +40,7 @@ def raw_month(context: dg.AssetExecutionContext, fairuse: FairuseResource):
     and point the raw views at the files; nothing is written if a file is bad."""
     s = fairuse.settings()
     fairuse.policy()  # an invalid policy file fails here, before anything is written
+    Folder(s.exports_dir).check()  # so does a bucket that is missing, refuses the credentials or cannot be reached
     hold_warehouse(context, s)
     record = engine_for(s).record_month(s, context.partition_key)
     for ds in EVENT_DATASETS + REFERENCE_DATASETS:
