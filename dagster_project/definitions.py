@@ -19,7 +19,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     from dagster_project.defs.assets.raw import raw_month
     from dagster_project.defs.assets.report import monthly_report
     from dagster_project.defs.checks import completeness_gate, exports_match_marts, months_are_contiguous
-    from dagster_project.defs.jobs import monthly_pipeline
+    from dagster_project.defs.jobs import build_monthly_pipeline
     from dagster_project.defs.resources import FairuseResource
     from dagster_project.defs.schedules import build_monthly_schedule
     from dagster_project.defs.sensors import late_data_sensor
@@ -27,6 +27,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
 
     manifest = ensure_manifest()
     dbt_models = build_dbt_assets(manifest)
+    monthly_pipeline = build_monthly_pipeline(str(settings.warehouse))
     return dg.Definitions(
         assets=[raw_month, dbt_models, *build_publish_assets(dbt_models, manifest), monthly_report],
         asset_checks=[completeness_gate, months_are_contiguous, exports_match_marts],

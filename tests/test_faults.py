@@ -123,12 +123,13 @@ def test_a_killed_lock_holder_is_taken_over(raw, clean, tmp_path):
 
 def test_a_full_disk_while_exporting_leaves_the_exports_as_they_were(raw, clean, tmp_path, monkeypatch):
     from dagster_project.domain import exports as exports_module
+    from dagster_project.domain import locations  # where exports write their files (a folder or a bucket)
 
     monkeypatch.setenv("FAIRUSE_HASH_KEY", KEY)
     settings, outcomes = run_pipeline(tmp_path, raw)
     assert all(o.success for o in outcomes)
     before = _files_digest(settings.exports_dir)
-    real_write = exports_module._write_temp
+    real_write = locations._write_temp
     calls = {"n": 0}
 
     def full_disk(path, data):  # the disk fills while the second file of the month is written
@@ -137,11 +138,11 @@ def test_a_full_disk_while_exporting_leaves_the_exports_as_they_were(raw, clean,
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return real_write(path, data)
 
-    monkeypatch.setattr(exports_module, "_write_temp", full_disk)
+    monkeypatch.setattr(locations, "_write_temp", full_disk)
     _, outcomes = run_pipeline(tmp_path, raw, months=["2026-01"])
     assert not outcomes[0].success and "No space left" in outcomes[0].error
     assert _files_digest(settings.exports_dir) == before  # nothing half-written, no temporary file left
-    monkeypatch.setattr(exports_module, "_write_temp", real_write)
+    monkeypatch.setattr(locations, "_write_temp", real_write)
     _, outcomes = run_pipeline(tmp_path, raw, months=["2026-01"])  # the next run recovers
     assert all(o.success for o in outcomes)
     assert _files_digest(settings.exports_dir) == before

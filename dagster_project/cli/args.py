@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="materialize every asset for the given months, in order, through Dagster")
     r.add_argument("--raw-dir", help="raw directory (env FAIRUSE_RAW_DIR, default data/raw)")
     r.add_argument("--warehouse", help="published DuckDB file (env FAIRUSE_WAREHOUSE)")
-    r.add_argument("--exports-dir", help="finance exports directory (env FAIRUSE_EXPORTS_DIR)")
+    r.add_argument("--exports-dir", help="finance exports directory or s3://bucket/prefix (env FAIRUSE_EXPORTS_DIR)")
     r.add_argument("--policy", help="policy YAML (env FAIRUSE_POLICY_FILE)")
     r.add_argument("--month", type=parse_month, action="append",
                    help="a month to build (repeatable; default every month in the raw data)")

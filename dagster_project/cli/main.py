@@ -38,11 +38,13 @@ def _one_line(e: Exception) -> str:
 def _is_users_error(e: Exception) -> bool:
     """Errors the person can fix by what they typed or pointed at (exit 2); the rest are failures (exit 1)."""
     from dagster_project.domain.engine import EngineUnavailable
+    from dagster_project.domain.locations import LocationError
     from dagster_project.domain.policy import PolicyError
     from dagster_project.domain.settings import SettingsError
     from dagster_project.domain.warehouse_lock import WarehouseBusy
 
-    return isinstance(e, PolicyError | WarehouseBusy | FileNotFoundError | SettingsError | EngineUnavailable)
+    return isinstance(e, PolicyError | WarehouseBusy | FileNotFoundError | SettingsError | EngineUnavailable
+                          | LocationError)
 
 
 def _dispatch(args) -> int:
@@ -56,6 +58,7 @@ def _dispatch(args) -> int:
     if args.command == "run":
         from dagster_project.cli.run import default_months, run_months, summary
         from dagster_project.domain.engine import check_available
+        from dagster_project.domain.locations import Folder
         from dagster_project.domain.policy import load_policy
 
         settings = get_settings(args.raw_dir, args.warehouse, args.exports_dir, args.policy, engine=args.engine,
@@ -65,6 +68,7 @@ def _dispatch(args) -> int:
         if args.accept_incomplete and not args.month:
             print("fairuse run: --accept-incomplete needs the months it accepts (--month YYYY-MM)", file=sys.stderr)
             return 2
+        Folder(settings.exports_dir).check()  # an exports bucket that cannot be used: one line, before any work
         months = args.month or default_months(settings)
         if not months:
             print(f"fairuse run: no month folders under {settings.raw_dir}; generate sample data with "

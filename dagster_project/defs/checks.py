@@ -8,6 +8,7 @@ from dagster_project.defs.assets.publish import EXPORTS_KEY, WAREHOUSE_KEY
 from dagster_project.defs.resources import FairuseResource
 from dagster_project.domain import completeness, exports, month_state
 from dagster_project.domain.engine import engine_for
+from dagster_project.domain.locations import Folder
 from dagster_project.domain.publish import is_whole
 from dagster_project.domain.raw_files import month_fingerprint
 
@@ -92,7 +93,7 @@ def exports_match_marts(context: dg.AssetCheckExecutionContext, fairuse: Fairuse
     s = fairuse.settings()
     con = duckdb.connect(str(s.warehouse), read_only=True)
     try:
-        months = sorted(p.name for p in s.exports_dir.glob("????-??") if p.is_dir())
+        months = Folder(s.exports_dir).month_folders()
         results = {m: exports.check_month_export(con, s.exports_dir, m) for m in months}
     finally:
         con.close()

@@ -25,7 +25,7 @@ def _config_type(annotation: Any) -> Any:
     args = [a for a in get_args(annotation) if a is not type(None)]
     if args and len(args) < len(get_args(annotation)):  # Optional[X]
         return _config_type(args[0]) | None
-    if annotation in (Path, SecretStr) or getattr(annotation, "__origin__", None) is not None:
+    if annotation in (Path, SecretStr) or set(args) <= {Path, str} or getattr(annotation, "__origin__", None):
         return str
     return annotation
 

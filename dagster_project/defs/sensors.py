@@ -7,7 +7,7 @@ a fingerprint of the month's current files, so one change requests exactly one r
 
 import dagster as dg
 
-from dagster_project.defs.jobs import monthly_pipeline
+from dagster_project.defs.jobs import JOB_NAME
 from dagster_project.defs.resources import FairuseResource
 from dagster_project.domain import month_state
 from dagster_project.domain.raw_files import late_files, month_fingerprint
@@ -31,7 +31,7 @@ def changed_held_months(raw_dir, warehouse) -> dict[str, str]:
 
 
 @dg.sensor(
-    job=monthly_pipeline,
+    job_name=JOB_NAME,  # the job of the definitions it is in (definitions.py), tagged with their warehouse
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Re-runs an already-built or held month (and everything downstream) when its raw files change.",

@@ -2,7 +2,9 @@
 
 - Deterministic: rows sorted by account, values formatted by fixed rules, no wall-clock time anywhere, so an
   unchanged re-run rewrites byte-identical files (the manifest included).
-- Atomic: every file is written under a temporary name and renamed; the manifest goes last.
+- Atomic: every file is written under a temporary name and renamed; the manifest goes last. In a bucket
+  (`s3://...`, domain/locations.py), where nothing can be renamed, each file is one PUT (replaced whole), data
+  files first and the manifest last: a reader that trusts the manifest never sees a half-written set.
 - Restatements: when a month's files change, the previous set is kept under `revisions/rNNN/` and
   `changes.csv` lists each account whose amount changed (old, new, delta). Finance never loses a file.
 """
@@ -15,8 +17,6 @@ import decimal
 import hashlib
 import io
 import json
-import os
-import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +24,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from dagster_project.domain.locations import Folder
 
 SURCHARGE_COLUMNS = [
     "month", "account_id", "declared", "detected", "inbound_billable_seconds", "outbound_billable_seconds",
@@ -78,40 +80,10 @@ def _parquet_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _write_temp(path: Path, data: bytes) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    return tmp
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    os.replace(_write_temp(path, data), path)
-
-
-def _write_all_or_nothing(out: Path, content: dict[str, bytes]) -> None:
-    """Every file is written in full under a temporary name first; only then are they renamed into place. A
-    failure while writing (a full disk) leaves the previous files exactly as they were."""
-    temps: dict[str, Path] = {}
-    try:
-        for name in sorted(content):
-            temps[name] = _write_temp(out / name, content[name])
-    except BaseException:
-        for tmp in temps.values():
-            tmp.unlink(missing_ok=True)
-        for leftover in out.glob(f".*.tmp-{os.getpid()}"):
-            leftover.unlink(missing_ok=True)
-        raise
-    for name, tmp in temps.items():
-        os.replace(tmp, out / name)
-
-
 @dataclass
 class ExportResult:
     month: str
-    directory: Path
+    directory: Path | str  # a URL for a bucket
     files: dict[str, int]  # name -> rows
     revision: int
     restated: bool
@@ -124,11 +96,11 @@ def _amounts(rows: list[tuple], columns: list[str], amount_col: str) -> dict[str
     return {r[a]: (r[cur], decimal.Decimal(r[c])) for r in rows}
 
 
-def _read_csv_amounts(path: Path, amount_col: str) -> dict[str, tuple[str, decimal.Decimal]]:
-    if not path.exists():
+def _read_csv_amounts(folder: Folder, name: str, amount_col: str) -> dict[str, tuple[str, decimal.Decimal]]:
+    if not folder.exists(name):
         return {}
-    with open(path, newline="", encoding="utf-8") as f:
-        return {r["account_id"]: (r["currency"], decimal.Decimal(r[amount_col] or "0")) for r in csv.DictReader(f)}
+    rows = csv.DictReader(io.StringIO(folder.read_bytes(name).decode("utf-8"), newline=""))
+    return {r["account_id"]: (r["currency"], decimal.Decimal(r[amount_col] or "0")) for r in rows}
 
 
 @dataclass
@@ -170,28 +142,19 @@ def _unchanged(previous: dict | None, month: MonthContent, policy_version: str) 
             and previous.get("data_complete_to") == month.data_complete_to)
 
 
-def _keep_revision(out: Path, previous: dict) -> Path:
-    """Copy the set finance may already have loaded to revisions/rNNN/ (atomically, once)."""
-    revisions = out / "revisions"
-    revisions.mkdir(exist_ok=True)
-    keep = revisions / f"r{previous.get('revision', 1):03d}"
-    if not keep.exists():
-        staging = revisions / f".{keep.name}.tmp-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-        for f in previous["files"]:
-            if (out / f["name"]).exists():
-                shutil.copy2(out / f["name"], staging / f["name"])
-        shutil.copy2(out / "manifest.json", staging / "manifest.json")
-        os.replace(staging, keep)
+def _keep_revision(out: Folder, previous: dict) -> Folder:
+    """Copy the set finance may already have loaded to revisions/rNNN/ (atomically on disk, manifest last in a
+    bucket; once)."""
+    keep = out / "revisions" / f"r{previous.get('revision', 1):03d}"
+    out.copy_set([f["name"] for f in previous["files"]], keep, last="manifest.json")
     return keep
 
 
-def _changes(kept: Path, month: MonthContent) -> list[tuple]:
+def _changes(kept: Folder, month: MonthContent) -> list[tuple]:
     """Each account whose amount differs between the kept revision and the new files."""
     rows = []
     for name, (_, amount_col) in DATASETS.items():
-        old = _read_csv_amounts(kept / f"{name}.csv", amount_col)
+        old = _read_csv_amounts(kept, f"{name}.csv", amount_col)
         new = month.amounts[name]
         for acc in sorted(set(old) | set(new)):
             o_cur, o = old.get(acc, (None, decimal.Decimal("0.00")))
@@ -211,16 +174,15 @@ def _totals(month: MonthContent) -> dict[str, str]:
     return totals
 
 
-def export_month(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str, policy_version: str,
+def export_month(con: duckdb.DuckDBPyConnection, exports_dir: Path | str, month: str, policy_version: str,
                  accepted_incomplete: str | None = None) -> ExportResult:
     """Write (or restate) the exports of month `YYYY-MM` from the marts readable through `con`.
     `accepted_incomplete`: why the completeness gate held the month an operator published anyway (recorded in the
     manifest as `accepted_incomplete`: {"reason": ...}; absent for a month that passed the gate)."""
-    out = Path(exports_dir) / month
-    out.mkdir(parents=True, exist_ok=True)
+    out = Folder(exports_dir) / month
+    out.mkdir()
     rendered = render_month(con, month)
-    manifest_path = out / "manifest.json"
-    previous = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
+    previous = json.loads(out.read_bytes("manifest.json")) if out.exists("manifest.json") else None
     revision = previous.get("revision", 1) if previous else 1
     restated = previous is not None and not _unchanged(previous, rendered, policy_version)
     changes_rows: list[tuple] = []
@@ -230,11 +192,11 @@ def export_month(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str, 
         rendered.content["changes.csv"] = _csv_bytes(CHANGES_COLUMNS, changes_rows)
         rendered.rows["changes.csv"] = len(changes_rows)
     elif previous and any(f["name"] == "changes.csv" for f in previous["files"]):
-        kept_changes = (out / "changes.csv").read_bytes()  # an unchanged re-run keeps its changes file
+        kept_changes = out.read_bytes("changes.csv")  # an unchanged re-run keeps its changes file
         rendered.content["changes.csv"] = kept_changes
         rendered.rows["changes.csv"] = max(0, kept_changes.count(b"\n") - 1)
     names = sorted(rendered.content)
-    _write_all_or_nothing(out, rendered.content)
+    out.write_set(rendered.content)
     manifest = {
         "month": month,
         "policy_version": policy_version,
@@ -244,38 +206,40 @@ def export_month(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str, 
         "files": [{"name": n, "rows": rendered.rows[n], "sha256": hashlib.sha256(rendered.content[n]).hexdigest()}
                   for n in names],
     }
-    _atomic_write(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
-    return ExportResult(month, out, {n: rendered.rows[n] for n in names}, revision, restated, len(changes_rows),
-                        _totals(rendered))
+    out.write_atomic("manifest.json", (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
+    return ExportResult(month, out.location, {n: rendered.rows[n] for n in names}, revision, restated,
+                        len(changes_rows), _totals(rendered))
 
 
-def export_month_and_later(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str,
+def export_month_and_later(con: duckdb.DuckDBPyConnection, exports_dir: Path | str, month: str,
                            policy_version: str, also: Iterable[str] = (),
                            accepted_incomplete: Mapping[str, str] | None = None) -> list[ExportResult]:
     """Export `month` (and the months in `also`, published with it), and re-check every later month already
     exported: late data can move a later month's ladder or charges, which is then restated.
     `accepted_incomplete`: month -> why the gate held it, for the months published incomplete by choice."""
-    later = sorted(p.name for p in Path(exports_dir).glob("????-??") if p.is_dir() and p.name > month)
+    root = Folder(exports_dir)
+    root.check()  # a missing bucket, refused credentials, no endpoint: one line, before anything is written
+    later = [m for m in root.month_folders() if m > month]
     accepted = accepted_incomplete or {}
     return [export_month(con, exports_dir, m, policy_version, accepted.get(m))
             for m in [month, *sorted((set(later) | set(also)) - {month})]]
 
 
-def check_month_export(con: duckdb.DuckDBPyConnection, exports_dir: Path, month: str) -> tuple[bool, dict]:
+def check_month_export(con: duckdb.DuckDBPyConnection, exports_dir: Path | str, month: str) -> tuple[bool, dict]:
     """Exports consistent with the marts: same rows, same amounts, hashes as in the manifest."""
-    out = Path(exports_dir) / month
+    out = Folder(exports_dir) / month
     detail: dict = {}
-    ok = (out / "manifest.json").exists()
+    ok = out.exists("manifest.json")
     if not ok:
-        return False, {"missing": str(out / "manifest.json")}
-    manifest = json.loads((out / "manifest.json").read_text())
+        return False, {"missing": f"{out}/manifest.json"}
+    manifest = json.loads(out.read_bytes("manifest.json"))
     for f in manifest["files"]:
-        ok &= hashlib.sha256((out / f["name"]).read_bytes()).hexdigest() == f["sha256"]
+        ok &= out.exists(f["name"]) and hashlib.sha256(out.read_bytes(f["name"])).hexdigest() == f["sha256"]
     for name, (query, amount_col) in DATASETS.items():
         cur = con.execute(query, [f"{month}-01"])
         columns = [d[0] for d in cur.description]
         mart = _amounts(cur.fetchall(), columns, amount_col)
-        exported = _read_csv_amounts(out / f"{name}.csv", amount_col)
+        exported = _read_csv_amounts(out, f"{name}.csv", amount_col)
         detail[f"{name}_rows"] = len(exported)
         ok &= mart == exported
     return bool(ok), detail

@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from dagster_project.domain.locations import resolve
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
 DEFAULT_POLICY_FILE = REPO_ROOT / "policy" / "fair_use_policy.yaml"
@@ -51,7 +53,8 @@ class Settings(BaseModel):
     raw_dir: Path = _setting(DEFAULT_DATA_DIR / "raw", "a folder path", option="--raw-dir")
     warehouse: Path = _setting(DEFAULT_DATA_DIR / "warehouse.duckdb", "a file path (the published DuckDB file)",
                                option="--warehouse")
-    exports_dir: Path = _setting(DEFAULT_DATA_DIR / "exports", "a folder path", option="--exports-dir")
+    exports_dir: Path | str = _setting(DEFAULT_DATA_DIR / "exports", "a folder path or a bucket's URL "
+                                       "(s3://bucket/prefix)", option="--exports-dir")
     policy_file: Path = _setting(DEFAULT_POLICY_FILE, "a policy YAML file path", option="--policy")
     reports_dir: Path | None = _setting(None, "a folder path (default: reports/ beside the warehouse)")
     schedule_day: int = _setting(2, "a day of the month, 1-28", ge=1, le=28)  # the monthly schedule (UTC)
@@ -75,10 +78,15 @@ class Settings(BaseModel):
     gate_account_min_users: int = _setting(10, "a number of users >= 1 (accounts this large are judged on their "
                                                "own)", ge=1)
 
-    @field_validator("raw_dir", "warehouse", "exports_dir", "policy_file", "reports_dir")
+    @field_validator("raw_dir", "warehouse", "policy_file", "reports_dir")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return None if value is None else _abs(value)
+
+    @field_validator("exports_dir", mode="before")
+    @classmethod
+    def _location(cls, value: Any) -> Any:
+        return resolve(value) if isinstance(value, str | Path) else value  # domain/locations.py
 
     @field_validator("engine", mode="before")
     @classmethod

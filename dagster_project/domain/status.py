@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 
 from dagster_project.domain import month_state, warehouse_lock
+from dagster_project.domain.locations import Folder
 from dagster_project.domain.raw_files import late_files, months_in_raw
 from dagster_project.domain.settings import REPO_ROOT, Settings
 
@@ -133,17 +134,20 @@ def _warehouse_months(warehouse: Path) -> dict[str, dict[str, Any]]:
     return {m: {"rows_read": int(r or 0), "rows_loaded": int(c or 0), "files": int(f or 0)} for m, r, c, f in rows}
 
 
-def _exports(exports_dir: Path) -> dict[str, dict[str, Any]]:
+def _exports(exports_dir: Path | str) -> dict[str, dict[str, Any]]:
+    """Every exported month's manifest, from a folder or a bucket (domain/locations.py)."""
+    root = Folder(exports_dir)
     out = {}
-    for d in sorted(Path(exports_dir).glob("????-??")):
+    for month in root.month_folders():
+        d = root / month
         try:
-            manifest = json.loads((d / "manifest.json").read_text())
+            manifest = json.loads(d.read_bytes("manifest.json"))
         except (OSError, ValueError):
             continue
-        out[d.name] = {"directory": str(d), "revision": manifest.get("revision"),
-                       "policy_version": manifest.get("policy_version"),
-                       "files": [f.get("name") for f in manifest.get("files", [])],
-                       "written_at": _iso_mtime(d / "manifest.json")}
+        out[month] = {"directory": str(d), "revision": manifest.get("revision"),
+                      "policy_version": manifest.get("policy_version"),
+                      "files": [f.get("name") for f in manifest.get("files", [])],
+                      "written_at": None if d.remote else _iso_mtime(Path(str(d)) / "manifest.json")}
     return out
 
 

@@ -13,6 +13,7 @@ from dagster_project.defs.warehouse_lock import hold_warehouse
 from dagster_project.domain import month_state
 from dagster_project.domain.contract import EVENT_DATASETS, REFERENCE_DATASETS
 from dagster_project.domain.engine import engine_for
+from dagster_project.domain.locations import Folder
 from dagster_project.domain.policy_reference import names_without_accounts
 
 RAW_DESCRIPTIONS = {
@@ -43,6 +44,7 @@ def raw_month(context: dg.AssetExecutionContext, fairuse: FairuseResource):
     and listed in `raw/accounts`' metadata (`policy_names_without_accounts`)."""
     s = fairuse.settings()
     policy = fairuse.policy()  # an invalid policy file fails here (one line naming the key), before any write
+    Folder(s.exports_dir).check()  # so does a bucket that is missing, refuses the credentials or cannot be reached
     hold_warehouse(context, s)
     try:
         record = engine_for(s).record_month(s, context.partition_key)

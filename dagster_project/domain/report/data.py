@@ -10,12 +10,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import decimal
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from dagster_project.domain.locations import Folder
 from dagster_project.domain.policy import PATTERNS
 from dagster_project.domain.report.fmt import ACTION_STEPS, add_months, month_start
 
@@ -238,17 +240,15 @@ class ExportState:
     accepted_incomplete: str | None = None  # why the completeness gate held the month, published by choice
 
 
-def load_exports(exports_dir: Path, month: str) -> ExportState:
-    out = Path(exports_dir) / month
-    manifest = out / "manifest.json"
-    if not manifest.exists():
+def load_exports(exports_dir: Path | str, month: str) -> ExportState:
+    out = Folder(exports_dir) / month
+    if not out.exists("manifest.json"):
         return ExportState(None, None, [])
-    meta = json.loads(manifest.read_text())
+    meta = json.loads(out.read_bytes("manifest.json"))
     names = {f["name"] for f in meta.get("files", [])}
     changes: list[dict] = []
-    if "changes.csv" in names and (out / "changes.csv").exists():
-        with open(out / "changes.csv", newline="", encoding="utf-8") as f:
-            changes = list(csv.DictReader(f))
+    if "changes.csv" in names and out.exists("changes.csv"):
+        changes = list(csv.DictReader(io.StringIO(out.read_bytes("changes.csv").decode("utf-8"), newline="")))
     accepted = (meta.get("accepted_incomplete") or {}).get("reason") if "accepted_incomplete" in meta else None
     return ExportState(int(meta.get("revision", 1)), meta.get("data_complete_to"), changes, accepted)
 

@@ -249,7 +249,7 @@ def summary_markdown(month: str, glance: list[dict], notices: list[Notice], chan
     return "\n".join(text) + "\n"
 
 
-def build_month_report(warehouse: Path, exports_dir: Path, reports_dir: Path, month: str,
+def build_month_report(warehouse: Path, exports_dir: Path | str, reports_dir: Path, month: str,
                        policy_file: Path | None = None) -> ReportResult:
     """Write (or rewrite) the report and the notices of month `YYYY-MM`.
 
@@ -263,7 +263,7 @@ def build_month_report(warehouse: Path, exports_dir: Path, reports_dir: Path, mo
         con.close()
     if not data.built:
         raise ValueError(f"month {month} is not in the published warehouse {warehouse}")
-    exports = load_exports(Path(exports_dir), month)
+    exports = load_exports(exports_dir, month)
     policy, warnings = _load_policy(policy_file, data.policy_versions)
     notices = build_notices(data, policy)
 

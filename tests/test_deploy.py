@@ -1,0 +1,168 @@
+"""The production instance (deploy/dagster.yaml: Dagster's state in PostgreSQL, a queued run coordinator with one
+run per warehouse) and what the systemd units of deploy/ start, against a real throwaway PostgreSQL on 127.0.0.1.
+
+Needs Debian's `postgresql` and the `deploy` extra (dagster-postgres); .ci/run installs both and fails if it
+cannot. systemd itself cannot run here: the units' commands are started as subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import copy_conformance_raw
+from tests.deploy_services import REPO, Services, dagster_home, postgres_bindir, postgres_cluster
+
+PG_BIN = postgres_bindir()
+try:
+    import dagster_postgres  # noqa: F401 - the deploy extra
+    HAVE_EXTRA = True
+except ImportError:
+    HAVE_EXTRA = False
+
+needs_services = pytest.mark.skipif(
+    PG_BIN is None or not HAVE_EXTRA,
+    reason="needs Debian's postgresql and pip install -e '.[deploy]' (.ci/run installs both)")
+
+FAIRUSE = Path(sys.executable).with_name("fairuse")
+
+
+@pytest.fixture(scope="module")
+def pg():
+    with postgres_cluster(PG_BIN) as cluster:
+        yield cluster
+
+
+def _env(home: Path, pg, raw: Path, data: Path) -> dict[str, str]:
+    return {**os.environ, **pg.env(), "DAGSTER_HOME": str(home), "FAIRUSE_RAW_DIR": str(raw),
+            "FAIRUSE_WAREHOUSE": str(data / "warehouse.duckdb"), "FAIRUSE_EXPORTS_DIR": str(data / "exports")}
+
+
+def test_every_run_of_the_job_carries_its_warehouse_tag_the_queue_limits(tmp_path):
+    from dagster_project.definitions import build_definitions
+    from dagster_project.defs.jobs import WAREHOUSE_TAG
+    from dagster_project.domain.settings import settings_from_env
+
+    settings = settings_from_env({}, raw_dir=str(tmp_path / "raw"), warehouse=str(tmp_path / "wh.duckdb"),
+                                 exports_dir=str(tmp_path / "exports"))
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def("monthly_pipeline")
+    assert job.run_tags[WAREHOUSE_TAG] == str(tmp_path / "wh.duckdb")
+    assert defs.resolve_sensor_def("late_data_sensor").job_name == "monthly_pipeline"
+    limits = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())["concurrency"]["runs"]
+    assert {"key": WAREHOUSE_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in \
+        limits["tag_concurrency_limits"]
+
+
+def test_the_instance_file_uses_stock_classes_and_no_secret():
+    config = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
+    db = config["storage"]["postgres"]["postgres_db"]
+    assert {k: v for k, v in db.items()} == {
+        "hostname": {"env": "DAGSTER_PG_HOST"}, "port": {"env": "DAGSTER_PG_PORT"},
+        "username": {"env": "DAGSTER_PG_USERNAME"}, "password": {"env": "DAGSTER_PG_PASSWORD"},
+        "db_name": {"env": "DAGSTER_PG_DB"}, "scheme": "postgresql+psycopg2"}
+    assert config["telemetry"] == {"enabled": False}
+    modules = [v["module"] for v in config.values() if isinstance(v, dict) and "module" in v]
+    assert modules and all(not m.startswith("dagster_project") for m in modules)
+    template = (REPO / "deploy" / "fairuse.env").read_text()
+    for var in ("FAIRUSE_HASH_KEY", "DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USERNAME",
+                "DAGSTER_PG_PASSWORD", "DAGSTER_PG_DB", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION",
+                "AWS_ENDPOINT_URL"):
+        lines = [ln for ln in template.splitlines() if ln.lstrip("# ").startswith(var + "=")]
+        assert lines == [ln.split("=")[0] + "=" for ln in lines] and lines, var  # named, no value
+
+
+@pytest.mark.slow  # end-to-end: real PostgreSQL, Dagster, dbt and DuckDB
+@needs_services
+def test_fairuse_run_records_its_runs_in_postgresql(pg, tmp_path):
+    home = dagster_home(tmp_path)
+    raw = copy_conformance_raw(tmp_path)
+    data = tmp_path / "data"
+    env = _env(home, pg, raw, data)
+    out = subprocess.run([str(FAIRUSE), "run", "--month", "2026-01"], env=env, cwd=tmp_path, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    runs = pg.query("select run_id, pipeline_name, status from runs")
+    assert [(r[1], r[2]) for r in runs] == [("monthly_pipeline", "SUCCESS")]
+    run_id = runs[0][0]
+    tags = dict(pg.query("select key, value from run_tags where run_id = %s", (run_id,)))
+    assert tags["dagster/partition"] == "2026-01"
+    assert tags["fairuse/warehouse"] == str(data / "warehouse.duckdb")
+    materialized = pg.query("select count(distinct asset_key) from event_logs where run_id = %s and "
+                            "dagster_event_type = 'ASSET_MATERIALIZATION'", (run_id,))[0][0]
+    assert materialized >= 30  # raw, every dbt model, warehouse, exports, report
+    # the latest materialization is indexed for the asset catalog (the asset_keys table)
+    assert pg.query("select count(*) from asset_keys where last_materialization_timestamp is not null")[0][0] >= 30
+    # nothing of the run history went to SQLite files in DAGSTER_HOME
+    assert not list(home.rglob("*.db"))
+    assert (data / "exports" / "2026-01" / "manifest.json").exists()
+
+
+@pytest.mark.slow  # end-to-end: real PostgreSQL, Dagster, dbt and DuckDB
+@needs_services
+def test_the_units_services_run_queued_months_one_at_a_time_on_postgresql(pg, tmp_path):
+    """Code server, daemon and webserver on the production instance: two months launched together through the
+    webserver run one after the other (the tag limit), by the daemon's queue, on the code server."""
+    from dagster_graphql import DagsterGraphQLClient
+
+    # a database of its own, so that the runs of the test above are not in the way
+    pg.query("select 1")
+    import psycopg2
+
+    con = psycopg2.connect(host=pg.host, port=pg.port, user=pg.user, password=pg.password, dbname=pg.db)
+    con.autocommit = True
+    with con.cursor() as cur:
+        cur.execute("create database fairuse_services")
+    con.close()
+    pg = type(pg)(pg.host, pg.port, pg.user, pg.password, "fairuse_services")
+
+    home = dagster_home(tmp_path)
+    raw = copy_conformance_raw(tmp_path)
+    data = tmp_path / "data"
+    services = Services(tmp_path, _env(home, pg, raw, data))
+    try:
+        services.start()
+        # the daemon's threads report to the instance: scheduler, sensors, run queue, run monitoring
+        deadline = time.time() + 120
+        wanted = {"SCHEDULER", "SENSOR", "QUEUED_RUN_COORDINATOR", "MONITORING"}
+        while not wanted <= {r[0] for r in pg.query("select daemon_type from daemon_heartbeats")}:
+            assert time.time() < deadline, services.log("daemon")[-3000:]
+            time.sleep(2)
+
+        client = DagsterGraphQLClient("127.0.0.1", port_number=services.web_port, timeout=60)
+        run_ids = [client.submit_job_execution("monthly_pipeline", repository_location_name="fairuse",
+                                               repository_name="__repository__", tags={"dagster/partition": m})
+                   for m in ("2026-01", "2026-02")]
+        deadline = time.time() + 900
+        while True:
+            statuses = [client.get_run_status(r).value for r in run_ids]
+            if all(s in ("SUCCESS", "FAILURE", "CANCELED") for s in statuses):
+                break
+            assert time.time() < deadline, (statuses, services.log("daemon")[-3000:])
+            time.sleep(3)
+        assert statuses == ["SUCCESS", "SUCCESS"], services.log("code-server")[-3000:]
+    finally:
+        services.stop()
+
+    rows = pg.query("select run_id, start_time, end_time from runs")
+    times = {r[0]: (r[1], r[2]) for r in rows}
+    (start1, end1), (start2, end2) = sorted(times[r] for r in run_ids)
+    assert end1 <= start2, "two runs of the same warehouse were in progress at once"
+    for run_id in run_ids:
+        tags = dict(pg.query("select key, value from run_tags where run_id = %s", (run_id,)))
+        assert tags["fairuse/warehouse"] == str(data / "warehouse.duckdb")
+    import duckdb
+
+    con = duckdb.connect(str(data / "warehouse.duckdb"), read_only=True)
+    try:
+        months = con.execute("select distinct strftime(month, '%Y-%m') from marts.fct_user_monthly_usage "
+                             "order by 1").fetchall()
+    finally:
+        con.close()
+    assert months == [("2026-01",), ("2026-02",)]
+    assert not list(home.rglob("*.db"))
