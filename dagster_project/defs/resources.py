@@ -25,7 +25,8 @@ def _config_type(annotation: Any) -> Any:
     args = [a for a in get_args(annotation) if a is not type(None)]
     if args and len(args) < len(get_args(annotation)):  # Optional[X]
         return _config_type(args[0]) | None
-    if annotation in (Path, SecretStr) or set(args) <= {Path, str} or getattr(annotation, "__origin__", None):
+    path_or_url = bool(args) and set(args) <= {Path, str}  # the exports: a folder or a bucket's URL
+    if annotation in (Path, SecretStr) or path_or_url or getattr(annotation, "__origin__", None) is not None:
         return str
     return annotation
 
