@@ -54,14 +54,16 @@ def policy_with(tmp: Path, **changes) -> Path:
     return path
 
 
-def run_pipeline(workdir: Path, raw: Path, months=None, policy: Path | None = None):
-    """Run the real pipeline (Dagster in process, dbt, DuckDB) and return (settings, outcomes)."""
+def run_pipeline(workdir: Path, raw: Path, months=None, policy: Path | None = None, accept_incomplete=False):
+    """Run the real pipeline (Dagster in process, dbt, DuckDB) and return (settings, outcomes).
+    `accept_incomplete`: publish months the completeness gate holds (hand-built months of a few days' calls)."""
     from dagster_project.cli.run import default_months, run_months
     from dagster_project.domain.settings import get_settings
 
     settings = get_settings(str(raw), str(workdir / "warehouse.duckdb"), str(workdir / "exports"),
                             str(policy) if policy else None)
-    outcomes = run_months(settings, months or default_months(settings), out=io.StringIO())
+    outcomes = run_months(settings, months or default_months(settings), out=io.StringIO(),
+                          accept_incomplete=accept_incomplete)
     return settings, outcomes
 
 

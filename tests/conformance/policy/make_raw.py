@@ -95,7 +95,8 @@ def _messages(out: Path, i: int, month: str) -> None:
     for user, counts in MESSAGES.items():
         for n in range(counts[i]):
             sent = _start(month) + dt.timedelta(minutes=n)
-            rows.append((f"m-{month}-{user}-{n:03d}", USERS[user], user, sent, f"+6421{n:06d}"))
+            # to a dozen regular contacts: ordinary messaging, not message blasting (numbers new to the account)
+            rows.append((f"m-{month}-{user}-{n:03d}", USERS[user], user, sent, f"+6421{n % 12:06d}"))
     table = pa.table({
         "message_id": [r[0] for r in rows], "account_id": [r[1] for r in rows], "user_id": [r[2] for r in rows],
         "channel": ["sms"] * len(rows), "direction": ["sent"] * len(rows),
