@@ -144,8 +144,12 @@ def _run_months(settings: Settings, months: list[str], reporter: Reporter,
         if not result.success:
             held = _held(settings, month)
             step, error = _failure(result)
-            if not held:  # a held month keeps its state and reason (recorded by the gate)
-                month_state.record(settings.warehouse, month, "failed", run_id=run_id, step=step, error=error)
+            # A held month keeps its state and reason (recorded by the gate); a month built whole whose publish
+            # failed or was refused stays built (the failing step and error recorded beside it); else failed.
+            state = (month_state.read_months(settings.warehouse).get(month) or {}).get("state")
+            if not held:
+                month_state.record(settings.warehouse, month, "built" if state == "built" else "failed",
+                                   run_id=run_id, step=step, error=error)
             outcomes.append(MonthOutcome(month, False, secs, held or (f"{step}: {error}" if step else error)))
             break
         if not publish:
