@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
-import math
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 import pytest
 
 from dagster_project.cli.run import run_months
@@ -27,7 +22,7 @@ from dagster_project.domain import exports
 from dagster_project.domain.contract import CALLS
 from dagster_project.domain.raw_files import list_files, months_in_raw
 from dagster_project.domain.settings import get_settings
-from tests.conftest import CONFORMANCE, copy_conformance_raw, policy_with
+from tests.conftest import copy_conformance_raw, late_calls_file, policy_with, upload_conformance_raw
 from tests.deploy_services import s3_server
 
 pytest.importorskip("s3fs", reason="the deploy extra (pip install -e '.[deploy]'; .ci/run installs it)")
@@ -39,17 +34,6 @@ FAIRUSE = Path(sys.executable).with_name("fairuse")
 RAW_URL = "s3://landing/usage/raw"
 EXPORTS_URL = "s3://finance/fairuse/exports"
 MONTHS = ["2026-01", "2026-02"]
-
-
-def upload_in_delivery_order(fs, raw: Path, prefix: str) -> None:
-    """Upload the conformance raw files as the exporter delivered them: an object's modification time is its
-    upload's (S3 keeps no other), so files go up in delivery order, a later delivery in a later second."""
-    times = json.loads((CONFORMANCE / "delivery_times.json").read_text())
-    for iso in sorted(set(times.values())):
-        for rel in sorted(r for r, t in times.items() if t == iso):
-            fs.put_file(str(raw / rel), f"{prefix}/{rel}")
-        now = time.time()
-        time.sleep(math.ceil(now) - now + 0.05)  # S3's LastModified has whole seconds
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +54,7 @@ def built(s3, tmp_path_factory):
     os.environ.update(env)
     try:
         raw = copy_conformance_raw(tmp)
-        upload_in_delivery_order(s3.fs(), raw, RAW_URL.removeprefix("s3://"))
+        upload_conformance_raw(s3.fs(), raw, RAW_URL.removeprefix("s3://"))
         policy = policy_with(tmp, **{"cohorts.min_cohort_size": 3})
         local = get_settings(str(raw), str(tmp / "local" / "warehouse.duckdb"), str(tmp / "local" / "exports"),
                              str(policy))
@@ -127,20 +111,14 @@ def test_raw_and_exports_in_buckets_build_the_local_runs_marts_and_bytes(s3, bui
 
 
 def test_a_late_file_in_the_bucket_is_detected_and_a_rerun_restates_the_month(s3, built, monkeypatch, tmp_path):
-    _, remote = built
+    local, remote = built
     for k, v in s3.env().items():
         monkeypatch.setenv(k, v)
     assert changed_months(RAW_URL, remote.warehouse) == {}
-    # a late delivery: new calls for February (a copy of the month's first rows under new ids)
+    # a late delivery: new calls for February
     fs = s3.fs()
-    month_prefix = f"{RAW_URL.removeprefix('s3://')}/calls/month=2026-02"
-    table = pq.read_table(io.BytesIO(fs.cat_file(f"{month_prefix}/feb-export.parquet"))).slice(0, 4)
-    ids = table.column("call_id").to_pylist()
-    table = table.set_column(table.schema.get_field_index("call_id"), "call_id",
-                             [[f"{i}-late" for i in ids]])
-    late = tmp_path / "zz-late.parquet"
-    pq.write_table(table, late)
-    fs.put_file(str(late), f"{month_prefix}/zz-late.parquet")
+    late = late_calls_file(local.raw_dir, tmp_path / "zz-late.parquet")
+    fs.put_file(str(late), f"{RAW_URL.removeprefix('s3://')}/calls/month=2026-02/zz-late.parquet")
 
     changed = changed_months(RAW_URL, remote.warehouse)
     assert list(changed) == ["2026-02"]
@@ -164,22 +142,6 @@ def test_a_late_file_in_the_bucket_is_detected_and_a_rerun_restates_the_month(s3
     assert ok, why
 
 
-@contextlib.contextmanager
-def _credentials_checked(s3):
-    """moto's server accepts any key unless asked to check them (its IAM emulation): then only its IAM users'
-    keys are accepted, so the tests' key is refused."""
-    def reset(count: str) -> None:
-        urllib.request.urlopen(urllib.request.Request(f"{s3.endpoint}/moto-api/reset-auth", data=count.encode(),
-                                                      headers={"Content-Type": "text/plain"}, method="POST"),
-                               timeout=10)
-
-    reset("0")
-    try:
-        yield
-    finally:
-        reset("inf")
-
-
 @pytest.mark.parametrize("case", ["missing bucket", "refused credentials", "unreachable endpoint"])
 def test_an_unusable_raw_bucket_fails_in_one_line_and_nothing_is_published(s3, tmp_path, case):
     env = {**os.environ, **s3.env()}
@@ -189,7 +151,7 @@ def test_an_unusable_raw_bucket_fails_in_one_line_and_nothing_is_published(s3, t
     elif case == "unreachable endpoint":
         env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"  # nothing listens on the discard port
     exports = tmp_path / "exports"
-    with _credentials_checked(s3) if case == "refused credentials" else contextlib.nullcontext():
+    with s3.checking_credentials() if case == "refused credentials" else contextlib.nullcontext():
         out = subprocess.run([str(FAIRUSE), "run", "--raw-dir", url, "--warehouse", str(tmp_path / "w.duckdb"),
                               "--exports-dir", str(exports)], env=env, capture_output=True, text=True,
                              timeout=300)
