@@ -81,7 +81,7 @@ def test_an_unusable_bucket_fails_in_one_line_and_nothing_is_published(s3, tmp_p
     url = "s3://finance/fairuse/exports"
     if case == "missing bucket":
         url = "s3://no-such-bucket/exports"
-    else:
+    elif case == "unreachable endpoint":
         env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"  # nothing listens on the discard port
     with s3.checking_credentials() if case == "refused credentials" else contextlib.nullcontext():
         out = subprocess.run([str(FAIRUSE), "run", "--raw-dir", str(raw), "--warehouse",
