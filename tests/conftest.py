@@ -38,6 +38,32 @@ def copy_conformance_raw(dest: Path) -> Path:
     return raw
 
 
+def upload_conformance_raw(fs, raw: Path, prefix: str) -> None:
+    """Upload a copy of the conformance raw set to a bucket's prefix as the exporter delivered it: an object's
+    modification time is its upload's (S3 keeps no other), so files go up in delivery order, each later delivery
+    in a later second (LastModified has whole seconds)."""
+    import math
+    import time
+
+    times = json.loads((CONFORMANCE / "delivery_times.json").read_text())
+    for iso in sorted(set(times.values())):
+        for rel in sorted(r for r, t in times.items() if t == iso):
+            fs.put_file(str(raw / rel), f"{prefix}/{rel}")
+        now = time.time()
+        time.sleep(math.ceil(now) - now + 0.05)
+
+
+def late_calls_file(raw: Path, dest: Path, rows: int = 4) -> Path:
+    """A late delivery for February of the conformance set: the first `rows` calls of its main export under new
+    call ids, written to `dest`."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(raw / "calls" / "month=2026-02" / "feb-export.parquet").slice(0, rows)
+    ids = [f"{i}-late" for i in table.column("call_id").to_pylist()]
+    pq.write_table(table.set_column(table.schema.get_field_index("call_id"), "call_id", [ids]), dest)
+    return dest
+
+
 def policy_with(tmp: Path, **changes) -> Path:
     """A copy of the repo's policy file with some values changed (dotted keys)."""
     import yaml

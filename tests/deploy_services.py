@@ -201,6 +201,21 @@ class S3Server:
         return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret,
                 "AWS_REGION": "us-east-1"}
 
+    @contextlib.contextmanager
+    def checking_credentials(self) -> Iterator[None]:
+        """moto's server accepts any key unless told to check them (its IAM emulation: moto-api/reset-auth);
+        meanwhile only its IAM users' keys are accepted, so env()'s key is refused."""
+        def reset(count: str) -> None:
+            urllib.request.urlopen(urllib.request.Request(
+                f"{self.endpoint}/moto-api/reset-auth", data=count.encode(), method="POST",
+                headers={"Content-Type": "text/plain"}), timeout=10)
+
+        reset("0")
+        try:
+            yield
+        finally:
+            reset("inf")
+
     def fs(self):
         import s3fs
 

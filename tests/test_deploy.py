@@ -1,5 +1,6 @@
 """The production instance (deploy/dagster.yaml: Dagster's state in PostgreSQL, a queued run coordinator with one
-run per warehouse) and what the systemd units of deploy/ start, against a real throwaway PostgreSQL on 127.0.0.1.
+run per warehouse) and what the systemd units of deploy/ start, against a real throwaway PostgreSQL on 127.0.0.1,
+with raw data (and, for `fairuse run`, the exports) in buckets of a real S3-compatible server (moto's).
 
 Needs Debian's `postgresql` and the `deploy` extra (dagster-postgres); .ci/run installs both and fails if it
 cannot. systemd itself cannot run here: the units' commands are started as subprocesses."""
@@ -15,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import copy_conformance_raw
-from tests.deploy_services import REPO, Services, dagster_home, postgres_bindir, postgres_cluster
+from tests.conftest import copy_conformance_raw, late_calls_file, upload_conformance_raw
+from tests.deploy_services import REPO, Services, dagster_home, postgres_bindir, postgres_cluster, s3_server
 
 PG_BIN = postgres_bindir()
 try:
@@ -38,9 +39,26 @@ def pg():
         yield cluster
 
 
-def _env(home: Path, pg, raw: Path, data: Path) -> dict[str, str]:
-    return {**os.environ, **pg.env(), "DAGSTER_HOME": str(home), "FAIRUSE_RAW_DIR": str(raw),
-            "FAIRUSE_WAREHOUSE": str(data / "warehouse.duckdb"), "FAIRUSE_EXPORTS_DIR": str(data / "exports")}
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    """A real S3-compatible server (moto's) on 127.0.0.1, for raw data and exports in buckets."""
+    with s3_server(tmp_path_factory.mktemp("s3")) as server:
+        yield server
+
+
+def _env(home: Path, pg, raw: Path | str, data: Path, exports: Path | str | None = None, s3=None) -> dict[str, str]:
+    return {**os.environ, **pg.env(), **(s3.env() if s3 else {}), "DAGSTER_HOME": str(home),
+            "FAIRUSE_RAW_DIR": str(raw), "FAIRUSE_WAREHOUSE": str(data / "warehouse.duckdb"),
+            "FAIRUSE_EXPORTS_DIR": str(exports or data / "exports")}
+
+
+def _raw_in_a_bucket(s3, tmp_path: Path, bucket: str) -> tuple[Path, str]:
+    """The conformance raw set copied locally and uploaded to a new bucket as delivered: (local copy, URL)."""
+    raw = copy_conformance_raw(tmp_path)
+    fs = s3.fs()
+    fs.mkdir(bucket)
+    upload_conformance_raw(fs, raw, f"{bucket}/raw")
+    return raw, f"s3://{bucket}/raw"
 
 
 def test_every_run_of_the_job_carries_its_warehouse_tag_the_queue_limits(tmp_path):
@@ -79,11 +97,13 @@ def test_the_instance_file_uses_stock_classes_and_no_secret():
 
 @pytest.mark.slow  # end-to-end: real PostgreSQL, Dagster, dbt and DuckDB
 @needs_services
-def test_fairuse_run_records_its_runs_in_postgresql(pg, tmp_path):
+def test_fairuse_run_records_its_runs_in_postgresql(pg, s3, tmp_path):
+    """`fairuse run` on the production instance, raw data and exports in buckets."""
     home = dagster_home(tmp_path)
-    raw = copy_conformance_raw(tmp_path)
+    _, raw_url = _raw_in_a_bucket(s3, tmp_path, "landing-run")
+    s3.fs().mkdir("finance-run")
     data = tmp_path / "data"
-    env = _env(home, pg, raw, data)
+    env = _env(home, pg, raw_url, data, exports="s3://finance-run/exports", s3=s3)
     out = subprocess.run([str(FAIRUSE), "run", "--month", "2026-01"], env=env, cwd=tmp_path, capture_output=True,
                          text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -100,14 +120,16 @@ def test_fairuse_run_records_its_runs_in_postgresql(pg, tmp_path):
     assert pg.query("select count(*) from asset_keys where last_materialization_timestamp is not null")[0][0] >= 30
     # nothing of the run history went to SQLite files in DAGSTER_HOME
     assert not list(home.rglob("*.db"))
-    assert (data / "exports" / "2026-01" / "manifest.json").exists()
+    assert s3.fs().exists("finance-run/exports/2026-01/manifest.json")
+    assert (data / "warehouse.duckdb").exists()
 
 
 @pytest.mark.slow  # end-to-end: real PostgreSQL, Dagster, dbt and DuckDB
 @needs_services
-def test_the_units_services_run_queued_months_one_at_a_time_on_postgresql(pg, tmp_path):
-    """Code server, daemon and webserver on the production instance: two months launched together through the
-    webserver run one after the other (the tag limit), by the daemon's queue, on the code server."""
+def test_the_units_services_run_queued_months_one_at_a_time_on_postgresql(pg, s3, tmp_path):
+    """Code server, daemon and webserver on the production instance, raw data in a bucket: two months launched
+    together through the webserver run one after the other (the tag limit), by the daemon's queue, on the code
+    server; then a late file uploaded to the bucket is picked up by the sensor, whose run restates the month."""
     from dagster_graphql import DagsterGraphQLClient
 
     # a database of its own, so that the runs of the test above are not in the way
@@ -122,9 +144,9 @@ def test_the_units_services_run_queued_months_one_at_a_time_on_postgresql(pg, tm
     pg = type(pg)(pg.host, pg.port, pg.user, pg.password, "fairuse_services")
 
     home = dagster_home(tmp_path)
-    raw = copy_conformance_raw(tmp_path)
+    raw, raw_url = _raw_in_a_bucket(s3, tmp_path, "landing-services")
     data = tmp_path / "data"
-    services = Services(tmp_path, _env(home, pg, raw, data))
+    services = Services(tmp_path, _env(home, pg, raw_url, data, s3=s3))
     try:
         services.start()
         # the daemon's threads report to the instance: scheduler, sensors, run queue, run monitoring
@@ -146,10 +168,25 @@ def test_the_units_services_run_queued_months_one_at_a_time_on_postgresql(pg, tm
             assert time.time() < deadline, (statuses, services.log("daemon")[-3000:])
             time.sleep(3)
         assert statuses == ["SUCCESS", "SUCCESS"], services.log("code-server")[-3000:]
+
+        # a late file in the bucket: the sensor (a tick a minute) requests a run of its month, which publishes it
+        late = late_calls_file(raw, tmp_path / "zz-late.parquet")
+        s3.fs().put_file(str(late), "landing-services/raw/calls/month=2026-02/zz-late.parquet")
+        deadline = time.time() + 600
+        while True:
+            late_runs = pg.query("select r.run_id, r.status from runs r join run_tags t on t.run_id = r.run_id "
+                                 "where t.key = 'fairuse/trigger' and t.value = 'late-data'")
+            if late_runs and all(r[1] in ("SUCCESS", "FAILURE", "CANCELED") for r in late_runs):
+                break
+            assert time.time() < deadline, services.log("daemon")[-3000:]
+            time.sleep(3)
+        assert [r[1] for r in late_runs] == ["SUCCESS"], services.log("code-server")[-3000:]
+        late_tags = dict(pg.query("select key, value from run_tags where run_id = %s", (late_runs[0][0],)))
+        assert late_tags["dagster/partition"] == "2026-02"
     finally:
         services.stop()
 
-    rows = pg.query("select run_id, start_time, end_time from runs")
+    rows = pg.query("select run_id, start_time, end_time from runs where run_id in %s", (tuple(run_ids),))
     times = {r[0]: (r[1], r[2]) for r in rows}
     (start1, end1), (start2, end2) = sorted(times[r] for r in run_ids)
     assert end1 <= start2, "two runs of the same warehouse were in progress at once"
@@ -165,4 +202,11 @@ def test_the_units_services_run_queued_months_one_at_a_time_on_postgresql(pg, tm
     finally:
         con.close()
     assert months == [("2026-01",), ("2026-02",)]
+    con = duckdb.connect(str(data / "warehouse.duckdb"), read_only=True)
+    try:
+        late_loaded = con.execute("select count(*) from audit.loaded_files "
+                                  "where source_file = 'calls/month=2026-02/zz-late.parquet'").fetchone()[0]
+    finally:
+        con.close()
+    assert late_loaded == 1
     assert not list(home.rglob("*.db"))

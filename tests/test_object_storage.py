@@ -1,9 +1,10 @@
 """Exports in a bucket (`--exports-dir s3://bucket/prefix`, domain/locations.py) against a real S3-compatible
 server (moto's, on 127.0.0.1): the same bytes as the local run's exports, revisions and changes.csv included; an
-unusable bucket (missing, unreachable) fails in one line before anything is published."""
+unusable bucket (missing, refusing the credentials, unreachable) fails in one line before anything is published."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
@@ -73,23 +74,24 @@ def test_exports_in_a_bucket_are_the_local_runs_bytes_with_revisions(s3, tmp_pat
                    for m in ("2026-01", "2026-02"))
 
 
-# Refused credentials are not tested: moto's server accepts any key unless its IAM emulation is set up.
-@pytest.mark.parametrize("case", ["missing bucket", "unreachable endpoint"])
+@pytest.mark.parametrize("case", ["missing bucket", "refused credentials", "unreachable endpoint"])
 def test_an_unusable_bucket_fails_in_one_line_and_nothing_is_published(s3, tmp_path, case):
     raw = copy_conformance_raw(tmp_path)
     env = {**os.environ, **s3.env()}
     url = "s3://finance/fairuse/exports"
     if case == "missing bucket":
         url = "s3://no-such-bucket/exports"
-    else:
+    elif case == "unreachable endpoint":
         env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"  # nothing listens on the discard port
-    out = subprocess.run([str(FAIRUSE), "run", "--raw-dir", str(raw), "--warehouse", str(tmp_path / "w.duckdb"),
-                          "--exports-dir", url, "--month", "2026-01"], env=env, capture_output=True, text=True,
-                         timeout=300)
+    with s3.checking_credentials() if case == "refused credentials" else contextlib.nullcontext():
+        out = subprocess.run([str(FAIRUSE), "run", "--raw-dir", str(raw), "--warehouse",
+                              str(tmp_path / "w.duckdb"), "--exports-dir", url, "--month", "2026-01"], env=env,
+                             capture_output=True, text=True, timeout=300)
     assert out.returncode == 2, out.stdout + out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"fairuse run: {url}: "), out.stderr
     expected = {"missing bucket": "bucket 'no-such-bucket' does not exist",
+                "refused credentials": "access refused by http://127.0.0.1:",
                 "unreachable endpoint": "cannot reach http://127.0.0.1:9"}[case]
     assert expected in lines[0]
     assert not (tmp_path / "w.duckdb").exists()

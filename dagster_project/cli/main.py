@@ -68,7 +68,8 @@ def _dispatch(args) -> int:
         if args.accept_incomplete and not args.month:
             print("fairuse run: --accept-incomplete needs the months it accepts (--month YYYY-MM)", file=sys.stderr)
             return 2
-        Folder(settings.exports_dir).check()  # an exports bucket that cannot be used: one line, before any work
+        Folder(settings.raw_dir).check()  # a raw or exports bucket that cannot be used: one line, before any work
+        Folder(settings.exports_dir).check()
         months = args.month or default_months(settings)
         if not months:
             print(f"fairuse run: no month folders under {settings.raw_dir}; generate sample data with "

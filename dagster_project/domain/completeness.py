@@ -117,13 +117,13 @@ def collect_figures(query: Callable[[str], list[tuple]], month: str) -> dict[str
     return out
 
 
-def snapshot_dates(raw_dir: Path) -> dict[str, list[str]]:
+def snapshot_dates(raw_dir: Path | str) -> dict[str, list[str]]:
     """Reference dataset -> its snapshot dates (YYYY-MM-DD) in the raw folder."""
     return {ds.name: sorted({f.partition_value for f in list_files(raw_dir, ds)}) for ds in REFERENCE_DATASETS}
 
 
-def present_datasets(raw_dir: Path, month: str) -> dict[str, int]:
-    """Event dataset -> its files for the month."""
+def present_datasets(raw_dir: Path | str, month: str) -> dict[str, int]:
+    """Event dataset -> its files for the month (a folder's or a bucket's: raw_files.list_files)."""
     return {ds.name: len(list_files(raw_dir, ds, month)) for ds in EVENT_DATASETS}
 
 

@@ -20,6 +20,7 @@ from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from dagster_project.domain.dbt_runner import BuildResult
+from dagster_project.domain.locations import is_url, register_filesystem
 from dagster_project.domain.publish import PublishResult
 from dagster_project.domain.raw_load import DeliveryRecord
 from dagster_project.domain.settings import Settings
@@ -51,6 +52,7 @@ class DuckDBEngine:
 
         con = raw_load.connect(s.build_db, memory_limit=s.duckdb_memory_limit)
         try:
+            register_filesystem(con, s.raw_dir)  # raw in a bucket: footers and views read through s3fs
             return raw_load.record_month(con, s.raw_dir, month)
         finally:
             con.close()  # dbt needs the write lock next
@@ -59,7 +61,9 @@ class DuckDBEngine:
         from dagster_project.domain.dbt_runner import dbt_build
         from dagster_project.domain.settings import dbt_env
 
-        return dbt_build(args, env=dbt_env(s), build_db=s.build_db, profile_target="duckdb")
+        # raw in a bucket: the profiles.yml output whose `filesystems` registers s3fs on dbt's connection
+        target = "duckdb_s3" if is_url(s.raw_dir) else "duckdb"
+        return dbt_build(args, env=dbt_env(s), build_db=s.build_db, profile_target=target)
 
     def publish(self, s: Settings, month: str, month_tables: Collection[str]) -> PublishResult:
         from dagster_project.domain.publish import publish
@@ -82,12 +86,20 @@ class DuckDBEngine:
 
 def check_available(s: Settings) -> None:
     """Raise EngineUnavailable, saying how to enable it, when the chosen engine cannot run here."""
+    if s.engine == "spark" and is_url(s.raw_dir):
+        raise EngineUnavailable(spark_bucket_refusal(s))
     if s.engine == "spark":
         from dagster_project.domain.spark_engine import spark_available
 
         why = spark_available()
         if why:
             raise EngineUnavailable(f"the Spark engine is not available: {why}; or run with --engine duckdb")
+
+
+def spark_bucket_refusal(s: Settings) -> str:
+    """Why the Spark engine refuses raw data in a bucket (README: The Spark engine, raw data in a bucket)."""
+    return (f"the Spark engine reads raw data from a folder, not from a bucket ({s.raw_dir}): run with --engine "
+            f"duckdb (README: The Spark engine)")
 
 
 def engine_for(s: Settings) -> Engine:

@@ -1,4 +1,4 @@
-"""Folders on local disk or in object storage (`s3://bucket/prefix`), for the exports (and the raw data).
+"""Folders on local disk or in object storage (`s3://bucket/prefix`), for the exports and the raw data.
 
 A location is a local `Path` or, for a URL, the URL as a string (settings.py keeps it so). Object storage goes
 through fsspec (`s3fs` for `s3://`, the `deploy` extra): credentials, region and endpoint come from the standard
@@ -47,6 +47,14 @@ def filesystem(url: str):
     except ImportError as e:
         raise LocationError(f"{url}: object storage needs the deploy extra (pip install -e '.[deploy]'): "
                             f"{e}") from None
+
+
+def register_filesystem(con, location: str | Path) -> None:
+    """Let a DuckDB connection read a location's files (raw Parquet in a bucket) through fsspec: the file system
+    registered on the connection (DuckDB's `register_filesystem`), never DuckDB's httpfs extension (downloaded at
+    run time from DuckDB's server). A local folder needs nothing."""
+    if is_url(location):
+        con.register_filesystem(filesystem(str(location))[0])
 
 
 def describe_error(url: str, e: BaseException) -> str:

@@ -14,11 +14,12 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.domain.contract import ACCOUNTS
+from dagster_project.domain.locations import register_filesystem
 from dagster_project.domain.policy import Policy, named_reference_values
 from dagster_project.domain.raw_files import list_files, sql_str
 
 
-def month_snapshots(raw_dir: Path, month: str) -> list[Path]:
+def month_snapshots(raw_dir: Path | str, month: str) -> list[Path | str]:
     """The accounts snapshot files in force in `month`: those dated on or before its last day, else the earliest
     snapshot (as int_users__as_of_month picks an account's row)."""
     files = list_files(raw_dir, ACCOUNTS)
@@ -31,7 +32,7 @@ def month_snapshots(raw_dir: Path, month: str) -> list[Path]:
     return [f.path for f in in_force]
 
 
-def names_without_accounts(policy: Policy, raw_dir: Path, month: str) -> list[str]:
+def names_without_accounts(policy: Policy, raw_dir: Path | str, month: str) -> list[str]:
     """One line per country, plan or currency the policy names that no account of the month has, naming the keys:
     `plan 'standrad' (free_offerings[2].plan): no account of 2026-01 has it`. Empty when every name is found, or
     when the month has no accounts snapshot (the raw step refuses that month on its own)."""
@@ -41,6 +42,7 @@ def names_without_accounts(policy: Policy, raw_dir: Path, month: str) -> list[st
     listed = ", ".join(sql_str(str(p)) for p in files)
     con = duckdb.connect()
     try:
+        register_filesystem(con, raw_dir)  # snapshots in a bucket: read through s3fs
         present = {kind: {r[0] for r in con.execute(
             f"select distinct {kind} from read_parquet([{listed}], union_by_name = true)").fetchall()}
             for kind in ("country", "plan", "currency")}

@@ -104,14 +104,14 @@ def ensure_sources(con: duckdb.DuckDBPyConnection) -> None:
             _replace_view(con, ds, [])
 
 
-def record_month(con: duckdb.DuckDBPyConnection, raw_dir: Path, month: str) -> DeliveryRecord:
+def record_month(con: duckdb.DuckDBPyConnection, raw_dir: Path | str, month: str) -> DeliveryRecord:
     """Check every file of month `YYYY-MM` and every snapshot, then replace the month's delivery record and the
-    raw views in one transaction."""
-    raw_dir = Path(raw_dir)
+    raw views in one transaction. `raw_dir` is a folder or a bucket's URL (its file system registered on `con`:
+    locations.register_filesystem; the views read the objects through it)."""
     inspected = {ds.name: inspect(con, ds, list_files(raw_dir, ds, month)) for ds in EVENT_DATASETS}
     inspected |= {ds.name: inspect(con, ds, list_files(raw_dir, ds)) for ds in REFERENCE_DATASETS}
     if not inspected["users"]:
-        raise BadRawFile(f"{raw_dir / 'users'}: no users snapshot found; cannot resolve users")
+        raise BadRawFile(f"{raw_dir}/users: no users snapshot found; cannot resolve users")
 
     con.execute("begin transaction")
     try:

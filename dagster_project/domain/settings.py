@@ -50,7 +50,8 @@ def _setting(default: Any, accepts: str, *, option: str | None = None, **constra
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
-    raw_dir: Path = _setting(DEFAULT_DATA_DIR / "raw", "a folder path", option="--raw-dir")
+    raw_dir: Path | str = _setting(DEFAULT_DATA_DIR / "raw", "a folder path or a bucket's URL (s3://bucket/prefix)",
+                                   option="--raw-dir")
     warehouse: Path = _setting(DEFAULT_DATA_DIR / "warehouse.duckdb", "a file path (the published DuckDB file)",
                                option="--warehouse")
     exports_dir: Path | str = _setting(DEFAULT_DATA_DIR / "exports", "a folder path or a bucket's URL "
@@ -78,15 +79,23 @@ class Settings(BaseModel):
     gate_account_min_users: int = _setting(10, "a number of users >= 1 (accounts this large are judged on their "
                                                "own)", ge=1)
 
-    @field_validator("raw_dir", "warehouse", "policy_file", "reports_dir")
+    @field_validator("warehouse", "policy_file", "reports_dir")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return None if value is None else _abs(value)
 
-    @field_validator("exports_dir", mode="before")
+    @field_validator("exports_dir", "raw_dir", mode="before")
     @classmethod
     def _location(cls, value: Any) -> Any:
         return resolve(value) if isinstance(value, str | Path) else value  # domain/locations.py
+
+    @field_validator("raw_dir")
+    @classmethod
+    def _s3_only(cls, value: Path | str) -> Path | str:
+        # DuckDB reads raw data in a bucket through s3fs (profiles.yml `duckdb_s3`): no other scheme
+        if isinstance(value, str) and not value.startswith("s3://"):
+            raise ValueError("not an s3:// URL")
+        return value
 
     @field_validator("engine", mode="before")
     @classmethod

@@ -23,7 +23,9 @@ functions.
   read in place (`parquet.\\`path\\``) by whoever runs the session (on a cluster the raw folder must be readable at
   the same path by the cluster), cast to the contract's types, with source_file, source_row (the row's position
   in its file: Spark's `_metadata.row_index`), delivered_at (the file's mtime) and the month; and the delivery
-  record `raw.delivered_files`.
+  record `raw.delivered_files`. Raw data in a bucket (`s3://`) is refused in one line (domain/engine.py
+  `spark_bucket_refusal`): reading it needs `s3a://` paths and Hadoop's S3A connector on the cluster, which
+  cannot be tested here (README: The Spark engine).
 - `dbt_build`: `dbt build` on the `spark` (or `spark_connect`) output of profiles.yml, in this process, through
   domain/dbt_runner.py (the parsed manifest cached per output, per-node results for Dagster).
 - `publish`: the marts and audit tables copied Spark -> Arrow -> the DuckDB build file (settings.build_db: the
@@ -191,7 +193,7 @@ def record_month(spark, raw_dir: Path, month: str) -> DeliveryRecord:
     finally:
         con.close()
     if not inspected["users"]:
-        raise BadRawFile(f"{raw_dir / 'users'}: no users snapshot found; cannot resolve users")
+        raise BadRawFile(f"{raw_dir}/users: no users snapshot found; cannot resolve users")
     if not spark.catalog.databaseExists("raw"):  # (Hive logs an error for "if not exists" on an existing one)
         spark.sql("create database raw")
     for ds in EVENT_DATASETS + REFERENCE_DATASETS:
@@ -302,6 +304,11 @@ class SparkEngine:
     name = "spark"
 
     def record_month(self, s: Settings, month: str) -> DeliveryRecord:
+        from dagster_project.domain.engine import EngineUnavailable, spark_bucket_refusal
+        from dagster_project.domain.locations import is_url
+
+        if is_url(s.raw_dir):  # the CLI refuses it before any work (engine.check_available); so does a run here
+            raise EngineUnavailable(spark_bucket_refusal(s))
         return record_month(spark_session(s), s.raw_dir, month)
 
     def dbt_build(self, s: Settings, args: Sequence[str]) -> BuildResult:

@@ -44,7 +44,8 @@ def raw_month(context: dg.AssetExecutionContext, fairuse: FairuseResource):
     and listed in `raw/accounts`' metadata (`policy_names_without_accounts`)."""
     s = fairuse.settings()
     policy = fairuse.policy()  # an invalid policy file fails here (one line naming the key), before any write
-    Folder(s.exports_dir).check()  # so does a bucket that is missing, refuses the credentials or cannot be reached
+    Folder(s.raw_dir).check()  # so does a bucket that is missing, refuses the credentials or cannot be reached
+    Folder(s.exports_dir).check()
     hold_warehouse(context, s)
     try:
         record = engine_for(s).record_month(s, context.partition_key)
