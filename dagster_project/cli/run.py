@@ -76,7 +76,7 @@ def check_policy_history(settings: Settings, configured, months: list[str], rest
     has no version in force, or `restate_under` names no known version (domain/policy_versions.py)."""
     from dagster_project.domain import policy_versions
 
-    history = policy_versions.read_history(settings)
+    history = policy_versions.read_history(settings, busy_ok=True)
     for month in sorted(set(months)):
         policy_versions.policy_for_month(month, configured, history, restate_under,
                                          source=f"policy {settings.policy_file}")

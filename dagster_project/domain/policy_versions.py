@@ -67,15 +67,21 @@ def _published_rows(warehouse: Path) -> list[tuple]:
         return con.execute(HISTORY_SQL).fetchall() if found else []
 
 
-def _build_rows(s: Settings) -> list[tuple]:
-    """The build database's rows (months built since the last publish included); none before its first build."""
+def _build_rows(s: Settings, busy_ok: bool) -> list[tuple]:
+    """The build database's rows (months built since the last publish included); none before its first build.
+    `busy_ok`: none either while another process writes it (a check before waiting for the warehouse)."""
     from dagster_project.domain.engine import engine_for
 
     if s.engine == "duckdb":
         if not s.build_db.exists():
             return []
         with duckdb.connect() as con:
-            con.execute("attach ? as build (read_only)", [str(s.build_db)])
+            try:
+                con.execute("attach ? as build (read_only)", [str(s.build_db)])
+            except duckdb.IOException:
+                if busy_ok:
+                    return []
+                raise
             found = con.execute("select count(*) from information_schema.tables where table_catalog = 'build' "
                                 "and table_schema = 'audit' and table_name = 'policy_months'").fetchone()[0]
             return con.execute(HISTORY_SQL.replace("audit.", "build.audit.")).fetchall() if found else []
@@ -85,11 +91,13 @@ def _build_rows(s: Settings) -> list[tuple]:
         return []
 
 
-def read_history(s: Settings) -> History:
-    """The published warehouse's history, then the build database's (newer where both have a month)."""
+def read_history(s: Settings, busy_ok: bool = False) -> History:
+    """The published warehouse's history, then the build database's (newer where both have a month).
+    `busy_ok`: the published history only when another run writes the build database (the CLI's early check;
+    the run checks again, holding the warehouse)."""
     history = History()
     history.add_rows(_published_rows(s.warehouse))
-    history.add_rows(_build_rows(s))
+    history.add_rows(_build_rows(s, busy_ok))
     return history
 
 
