@@ -49,13 +49,14 @@ def test_exports_in_a_bucket_are_the_local_runs_bytes_with_revisions(s3, tmp_pat
     raw = copy_conformance_raw(tmp_path)
     policy = policy_with(tmp_path, **{"cohorts.min_cohort_size": 3})
     local, remote = tmp_path / "local", tmp_path / "remote"
-    # a month, then a policy change that restates it (a revision and changes.csv), each in both places
+    # a month, then a new policy version it is restated under (a revision and changes.csv), each in both places
     (tmp_path / "restated").mkdir()
-    restated = policy_with(tmp_path / "restated", **{"cohorts.min_cohort_size": 3, "version": "2026.11-test"})
-    for policy_file in (policy, restated):
+    restated = policy_with(tmp_path / "restated", **{"cohorts.min_cohort_size": 3, "version": "2026.11-test",
+                                                     "effective_from": "2026-03"})
+    for policy_file, restate_under in ((policy, None), (restated, "2026.11-test")):
         for work, exports_dir in ((local, local / "exports"), (remote, "s3://finance/fairuse/exports")):
             settings = get_settings(str(raw), str(work / "warehouse.duckdb"), str(exports_dir), str(policy_file))
-            outcomes = run_months(settings, ["2026-01", "2026-02"], out=io.StringIO())
+            outcomes = run_months(settings, ["2026-01", "2026-02"], out=io.StringIO(), restate_under=restate_under)
             assert all(o.success for o in outcomes), outcomes
     fs = s3.fs()
     in_bucket = _bucket_files(fs, "finance/fairuse/exports")

@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--accept-incomplete", action="store_true",
                    help="publish the given months even if the completeness gate holds them (needs --month); the "
                         "exports' manifest and the report record it and why")
+    r.add_argument("--restate-under", metavar="VERSION",
+                   help="compute the given months under this policy version rather than their own (needs --month); "
+                        "the exports' manifest, the report and the notices record it")
     r.add_argument("--quiet", action="store_true", help="print only the summary and errors (no progress)")
     r.add_argument("--heartbeat", type=positive_float, default=5.0, metavar="SECONDS",
                    help="while a step runs, say what it is doing after this many quiet seconds (default 5)")

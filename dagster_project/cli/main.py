@@ -56,21 +56,27 @@ def _dispatch(args) -> int:
         print(report)
         return 0
     if args.command == "run":
-        from dagster_project.cli.run import default_months, run_months, summary
+        from dagster_project.cli.run import check_policy_history, default_months, run_months, summary
         from dagster_project.domain.engine import check_available
         from dagster_project.domain.locations import Folder
         from dagster_project.domain.policy import load_policy
 
         settings = get_settings(args.raw_dir, args.warehouse, args.exports_dir, args.policy, engine=args.engine,
                                 lock_timeout=args.lock_timeout)
-        load_policy(settings.policy_file)  # validated before any work starts: nothing built, nothing created
+        configured = load_policy(settings.policy_file)  # validated before any work: nothing built, nothing created
         check_available(settings)  # the Spark engine without Java or its extra: one line, before any work
         if args.accept_incomplete and not args.month:
             print("fairuse run: --accept-incomplete needs the months it accepts (--month YYYY-MM)", file=sys.stderr)
             return 2
+        if args.restate_under and not args.month:
+            print("fairuse run: --restate-under needs the months it restates (--month YYYY-MM)", file=sys.stderr)
+            return 2
         Folder(settings.raw_dir).check()  # a raw or exports bucket that cannot be used: one line, before any work
         Folder(settings.exports_dir).check()
         months = args.month or default_months(settings)
+        # The configured version against the history (a reused name, a missing effective_from), and the version
+        # restated under: one line, before any work.
+        check_policy_history(settings, configured, months, args.restate_under)
         if not months:
             print(f"fairuse run: no month folders under {settings.raw_dir}; generate sample data with "
                   f"`fairuse generate` or point --raw-dir at the raw folder", file=sys.stderr)
@@ -79,7 +85,7 @@ def _dispatch(args) -> int:
 
         reporter = Reporter(sys.stdout, display_for(sys.stdout, args.quiet), heartbeat=args.heartbeat)
         outcomes = run_months(settings, months, wait=not args.no_wait, accept_incomplete=args.accept_incomplete,
-                             reporter=reporter)
+                             reporter=reporter, restate_under=args.restate_under)
         print(summary(settings, outcomes))
         failed = [o for o in outcomes if not o.success]
         if failed:

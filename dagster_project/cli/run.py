@@ -71,11 +71,24 @@ def unfinished_months(settings: Settings) -> list[str]:
     return sorted(m[:7] for m in unpublished_months(settings.build_db) if not is_whole(states.get(m[:7])))
 
 
+def check_policy_history(settings: Settings, configured, months: list[str], restate_under: str | None) -> None:
+    """PolicyError (one line) if the configured policy cannot join the warehouse's history of versions, or a month
+    has no version in force, or `restate_under` names no known version (domain/policy_versions.py)."""
+    from dagster_project.domain import policy_versions
+
+    history = policy_versions.read_history(settings, busy_ok=True)
+    for month in sorted(set(months)):
+        policy_versions.policy_for_month(month, configured, history, restate_under,
+                                         source=f"policy {settings.policy_file}")
+
+
 def run_months(settings: Settings, months: list[str], out=sys.stdout, wait: bool = True,
-               accept_incomplete: bool = False, reporter: Reporter | None = None) -> list[MonthOutcome]:
+               accept_incomplete: bool = False, reporter: Reporter | None = None,
+               restate_under: str | None = None) -> list[MonthOutcome]:
     """Build `months` in order, holding the warehouse lock for all of them (WarehouseBusy if another run holds it
     and `wait` is off, or past the lock timeout). `accept_incomplete`: publish them even if the completeness gate
-    holds them (the run tag the gate reads). Progress goes to `reporter` (default: plain lines on `out`)."""
+    holds them (the run tag the gate reads). `restate_under`: compute them under this policy version rather than
+    their own (the run tag RESTATE_TAG). Progress goes to `reporter` (default: plain lines on `out`)."""
     months = sorted(set(months))
     reporter = reporter or Reporter(out)
     note = warehouse_lock.acquire(
@@ -87,18 +100,19 @@ def run_months(settings: Settings, months: list[str], out=sys.stdout, wait: bool
     try:
         reporter.start(settings.build_db, months)
         with reporter:
-            return _run_months(settings, months, reporter, accept_incomplete)
+            return _run_months(settings, months, reporter, accept_incomplete, restate_under)
     finally:
         warehouse_lock.release(settings.build_db)
 
 
 def _run_months(settings: Settings, months: list[str], reporter: Reporter,
-                accept_incomplete: bool = False) -> list[MonthOutcome]:
+                accept_incomplete: bool = False, restate_under: str | None = None) -> list[MonthOutcome]:
     from dagster_project.cli.instance import dagster_instance
     from dagster_project.definitions import build_definitions
     from dagster_project.defs.partitions import monthly_partitions
     from dagster_project.domain.completeness import ACCEPT_TAG
     from dagster_project.domain.dbt_runner import watch_nodes
+    from dagster_project.domain.policy_versions import RESTATE_TAG
 
     reporter.phase("loading the pipeline's definitions")
     defs = build_definitions(settings)
@@ -111,6 +125,7 @@ def _run_months(settings: Settings, months: list[str], reporter: Reporter,
     # Likewise a month asked for that is unfinished in the build (a killed or failed run): built first, so that
     # the months before it can be published (a month not asked for makes the run refuse, naming it).
     lost = lost_months(settings)
+    asked = set(months)
     unfinished = [m for m in unfinished_months(settings) if m in months]
     first = min([*months, *lost])
     plan = [(m, False) for m in sorted({*lost, *unfinished}) if m != first]
@@ -122,6 +137,8 @@ def _run_months(settings: Settings, months: list[str], reporter: Reporter,
                         key=lambda k: k.to_user_string())
     tags = {ACCEPT_TAG: "true"} if accept_incomplete else {}
     for month, publish in [*plan, *((m, True) for m in months)]:
+        # only the months asked for are restated (a lost or unfinished month rebuilt first keeps its version)
+        month_tags = {**tags, RESTATE_TAG: restate_under} if restate_under and month in asked else tags
         if month not in known:
             msg = (f"month {month} is outside the partitions ({monthly_partitions.get_first_partition_key()} .. "
                    f"{monthly_partitions.get_last_partition_key()})")
@@ -137,7 +154,7 @@ def _run_months(settings: Settings, months: list[str], reporter: Reporter,
         # dagster-dbt echoes dbt's raw log to stdout: keep it in the month's log file, out of the progress lines.
         with open(log_file, "w") as log, contextlib.redirect_stdout(log), watch_nodes(reporter.dbt_node):
             result = job.execute_in_process(partition_key=month, instance=instance, raise_on_error=False,
-                                            run_config=QUIET, run_id=run_id, tags=tags,
+                                            run_config=QUIET, run_id=run_id, tags=month_tags,
                                             asset_selection=None if publish else build_only)
         secs = time.perf_counter() - t0
         reporter.month_finished(month, result.success, secs, "done" if publish else "built")

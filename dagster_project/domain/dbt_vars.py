@@ -17,6 +17,7 @@ def month_start(partition_key: str) -> str:
     return f"{partition_key}-01"
 
 
-def dbt_vars_for_month(partition_key: str, policy: Policy) -> dict[str, Any]:
-    """Everything a dbt run of one month needs: the month and the policy configuration."""
-    return {"month": month_start(partition_key), **policy.dbt_vars()}
+def dbt_vars_for_month(partition_key: str, policy: Policy, applied: str = "in_force") -> dict[str, Any]:
+    """Everything a dbt run of one month needs: the month and the policy version it is computed with
+    (domain/policy_versions.py), and how that version came to apply (`in_force` or `restated`)."""
+    return {"month": month_start(partition_key), **policy.dbt_vars(), "policy_applied": applied}

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dagster_project.domain.locations import Folder
+from dagster_project.domain.policy_versions import IN_FORCE, RESTATED, month_versions
 
 SURCHARGE_COLUMNS = [
     "month", "account_id", "declared", "detected", "inbound_billable_seconds", "outbound_billable_seconds",
@@ -182,6 +183,9 @@ def export_month(con: duckdb.DuckDBPyConnection, exports_dir: Path | str, month:
     out = Folder(exports_dir) / month
     out.mkdir()
     rendered = render_month(con, month)
+    # The version the month was computed with (audit.policy_months), not the run's: a run re-checking later months
+    # never relabels them; `policy_restated_under` when an operator restated the month under another version.
+    policy_version, applied = month_versions(con).get(month, (policy_version, IN_FORCE))
     previous = json.loads(out.read_bytes("manifest.json")) if out.exists("manifest.json") else None
     revision = previous.get("revision", 1) if previous else 1
     restated = previous is not None and not _unchanged(previous, rendered, policy_version)
@@ -203,6 +207,7 @@ def export_month(con: duckdb.DuckDBPyConnection, exports_dir: Path | str, month:
         "data_complete_to": rendered.data_complete_to,
         "revision": revision,
         **({"accepted_incomplete": {"reason": accepted_incomplete}} if accepted_incomplete is not None else {}),
+        **({"policy_restated_under": policy_version} if applied == RESTATED else {}),
         "files": [{"name": n, "rows": rendered.rows[n], "sha256": hashlib.sha256(rendered.content[n]).hexdigest()}
                   for n in names],
     }

@@ -15,6 +15,7 @@ the check against a month's reference snapshots (domain/policy_reference.py).
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -197,6 +198,9 @@ class PolicyFile(_Section):
 
     version: Annotated[str, BeforeValidator(_version_text), StringConstraints(min_length=1)] = Field(
         description="stamped on every row computed with the file; bump it on every change")
+    effective_from: Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] | None = Field(
+        None, description="first month (YYYY-MM) computed with this version; earlier months keep the versions in "
+                          "force for them (none: every month, for the first version only)")
     billing_increment: BillingIncrement
     metrics: Metrics
     free_offerings: list[FreeOffering]
@@ -260,7 +264,8 @@ _KIND = {
 
 def _describe(e: dict) -> str:
     if e["type"] == "string_pattern_mismatch":
-        what = {"country": 'an ISO 3166 alpha-2 country code in capitals (e.g. GB) or "*"'}.get(
+        what = {"country": 'an ISO 3166 alpha-2 country code in capitals (e.g. GB) or "*"',
+                "effective_from": "a month YYYY-MM (e.g. 2027-01)"}.get(
             str(e["loc"][-1]), "an ISO 4217 currency code in capitals (e.g. GBP) or `default`")
         return f"must be {what}, got {e['input']!r}"
     return _KIND.get(e["type"], lambda e: e["msg"])(e)
@@ -286,6 +291,7 @@ def _one_line(err: ValidationError) -> str:
 @dataclass(frozen=True)
 class Policy:
     version: str
+    effective_from: str | None
     billing_initial_seconds: int
     billing_subsequent_seconds: int
     metrics: dict[str, dict[str, Any]]
@@ -299,10 +305,21 @@ class Policy:
     raw: dict[str, Any]
     model: PolicyFile
 
+    def content(self) -> str:
+        """The version's full content (every key, defaults included) as canonical JSON: what is stored with it."""
+        return json.dumps(self.model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    def content_hash(self) -> str:
+        """sha256 of `content()`: a version's name must always mean this content."""
+        return hashlib.sha256(self.content().encode("utf-8")).hexdigest()
+
     def dbt_vars(self) -> dict[str, Any]:
         """The policy as dbt vars: the only way dbt learns any threshold, rate or increment."""
         return {
             "policy_version": self.version,
+            "policy_effective_from": self.effective_from or "",
+            "policy_content_hash": self.content_hash(),
+            "policy_content": self.content(),
             "billing_initial_seconds": self.billing_initial_seconds,
             "billing_subsequent_seconds": self.billing_subsequent_seconds,
             "min_cohort_size": self.min_cohort_size,
@@ -425,6 +442,7 @@ def parse_policy(raw: Any, source: str = "policy") -> Policy:
         raise PolicyError(f"{source}: {_one_line(e)}") from None
     return Policy(
         version=model.version,
+        effective_from=model.effective_from,
         billing_initial_seconds=model.billing_increment.initial_seconds,
         billing_subsequent_seconds=model.billing_increment.subsequent_seconds,
         metrics={name: getattr(model.metrics, name).model_dump() for name in METRICS},

@@ -48,6 +48,8 @@ def accepts(schema: dict, defs: dict) -> str:
             return "one of " + ", ".join(schema["enum"])
         if schema.get("pattern") == r"^([A-Z]{2}|\*)$":
             return 'country code (ISO 3166, e.g. NZ) or "*"'
+        if schema.get("pattern") == r"^\d{4}-(0[1-9]|1[0-2])$":
+            return "month YYYY-MM"
         return "text"
     if kind == "array":
         item = accepts(schema.get("items", {}), defs)

@@ -16,12 +16,13 @@ import json
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from dagster_project.domain.policy import Policy, load_policy
+from dagster_project.domain.policy_versions import month_versions
 from dagster_project.domain.settings import Settings, dbt_env, get_settings
 
 SET_ASIDE = ("fct_fair_use_flags", "fct_account_enforcement")
@@ -55,6 +56,7 @@ class SimulationResult:
     columns: list[str]
     policy_version: str
     changed_users: list[tuple]  # (month, user_id, metric, change)
+    current_versions: dict[str, str] = field(default_factory=dict)  # month -> the version it was computed with
 
 
 class SimulationError(RuntimeError):
@@ -88,6 +90,7 @@ def run_simulation(settings: Settings, policy: Policy, months: list[str] | None 
     _build_policy_models(settings, scratch, policy)
     con = duckdb.connect(str(scratch), read_only=True)
     try:
+        current_versions = {m: v for m, (v, _) in month_versions(con).items() if not months or m in months}
         cur = con.execute(COMPARISON_SQL)
         columns = [d[0] for d in cur.description]
         rows = [r for r in cur.fetchall() if not months or r[0] in months]
@@ -106,11 +109,17 @@ def run_simulation(settings: Settings, policy: Policy, months: list[str] | None 
     if keep_dir is None:
         shutil.rmtree(scratch_dir, ignore_errors=True)
     changed = [c for c in changed if not months or c[0] in months]
-    return SimulationResult(rows, columns, policy.version, changed)
+    return SimulationResult(rows, columns, policy.version, changed, current_versions)
 
 
 def format_result(res: SimulationResult, current_version: str, limit: int = 20) -> str:
     header = ("month", "users now", "users alt", "+users", "-users", "accts now", "accts alt", "actions chg")
+    if res.current_versions:  # each month under its own version: name them with their months
+        by_version: dict[str, list[str]] = {}
+        for m, v in sorted(res.current_versions.items()):
+            by_version.setdefault(v, []).append(m)
+        current_version = ", ".join(f"{v} ({ms[0]}{'..' + ms[-1] if len(ms) > 1 else ''})"
+                                    for v, ms in by_version.items())
     lines = [f"policy now: {current_version}   alternative: {res.policy_version}", "",
              "  ".join(f"{h:>11}" for h in header)]
     for r in res.rows:

@@ -146,6 +146,7 @@ def _exports(exports_dir: Path | str) -> dict[str, dict[str, Any]]:
             continue
         out[month] = {"directory": str(d), "revision": manifest.get("revision"),
                       "policy_version": manifest.get("policy_version"),
+                      "policy_restated_under": manifest.get("policy_restated_under"),
                       "files": [f.get("name") for f in manifest.get("files", [])],
                       "written_at": None if d.remote else _iso_mtime(Path(str(d)) / "manifest.json")}
     return out
@@ -266,6 +267,7 @@ def render_table(status: dict[str, Any]) -> str:
     for e in status["months"]:
         exports = f"r{e['exports']['revision']}" if e.get("exports") else "-"
         policy = e.get("policy_version") or (e["exports"]["policy_version"] if e.get("exports") else None) or "-"
+        policy += " (restated)" if e.get("policy_applied") == "restated" else ""
         rows = f"{e['rows_read']:,}" if "rows_read" in e else "-"
         late = e["late_files"]["summary"] if e.get("late_files") else "-"
         lines.append(f"{e['month']:<8} {e['state']:<20} {_when(e):<20} {policy:<10} {e.get('code_version', '-'):<18} "

@@ -20,7 +20,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtP
 from dagster_project.defs.partitions import monthly_partitions, one_month_per_run
 from dagster_project.defs.resources import FairuseResource
 from dagster_project.defs.warehouse_lock import hold_warehouse
-from dagster_project.domain import month_state
+from dagster_project.domain import month_state, policy_versions
 from dagster_project.domain.dbt_runner import BuildResult, DbtBuildError, dbt_environment
 from dagster_project.domain.dbt_vars import dbt_vars_for_month
 from dagster_project.domain.engine import engine_for
@@ -150,13 +150,18 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
     def dbt_models(context: dg.AssetExecutionContext, fairuse: FairuseResource):
         """`dbt build` of one month, in this process: models (incremental on the month) and their data tests."""
         s = fairuse.settings()
-        policy = fairuse.policy()  # an invalid policy file fails here too (a run of these assets alone), first
+        configured = fairuse.policy()  # an invalid policy file fails here too (a run of these assets alone), first
         hold_warehouse(context, s)
         month = context.partition_key
+        # The month's own version (a re-run keeps it), or the one an operator restates it under (run tag).
+        policy, applied = policy_versions.policy_for_month(
+            month, configured, policy_versions.read_history(s), context.run.tags.get(policy_versions.RESTATE_TAG),
+            source=f"policy {s.policy_file}")
+        context.log.info(f"{month}: policy {policy.version} ({applied.replace('_', ' ')})")
         if not built:
             built.append(node_keys(manifest, dbt_translator))
         keys = built[0]
-        dbt_vars = dbt_vars_for_month(month, policy)
+        dbt_vars = dbt_vars_for_month(month, policy, applied)
         args = ["build", *_dbt_selection(context, keys), "--vars", json.dumps(dbt_vars)]
         # Before dbt writes: the month is being built (not whole until dbt succeeds: domain/month_state.py), and
         # its published tables are about to differ from the published file, until the next publish (which copies

@@ -15,6 +15,7 @@ from dagster_project.defs.resources import FairuseResource
 from dagster_project.defs.warehouse_lock import hold_warehouse
 from dagster_project.domain import exports, month_state
 from dagster_project.domain.engine import engine_for
+from dagster_project.domain.policy_versions import IN_FORCE, RESTATED, month_versions
 from dagster_project.domain.publish import (
     NotPublishable,
     check_publishable,
@@ -92,8 +93,11 @@ def build_publish_assets(dbt_models: dg.AssetsDefinition, manifest: Path) -> lis
         this = month_state.read_months(s.warehouse)[month]
         with duckdb.connect(str(s.warehouse), read_only=True) as con:
             figures = month_figures(con, month)
+            policy_version, applied = month_versions(con).get(month, ("-", IN_FORCE))
         return dg.MaterializeResult(metadata={
             "path": dg.MetadataValue.path(str(s.warehouse)),
+            "policy_version": dg.MetadataValue.text(
+                f"{policy_version}{' (restated)' if applied == RESTATED else ''}"),
             "tables": dg.MetadataValue.md(_md_table(("table", "rows"), published.counts.items())),
             "publish_mode": dg.MetadataValue.text(f"{published.mode}: {published.reason}"),
             "month_state": dg.MetadataValue.text(this["state"]),
@@ -129,15 +133,19 @@ def build_publish_assets(dbt_models: dg.AssetsDefinition, manifest: Path) -> lis
             results = exports.export_month_and_later(con, s.exports_dir, month, version,
                                                      also=published_along(states, context.run_id),
                                                      accepted_incomplete=accepted)
+            # the version the month was computed with (domain/policy_versions.py), not necessarily the file's
+            policy_version, applied = month_versions(con).get(month, (version, IN_FORCE))
         this = next(r for r in results if r.month == month)
         restated = [r.month for r in results if r.restated]
         # The month is published (warehouse and exports): where it stands, for `fairuse status` and the UI.
-        policy_version, code = fairuse.policy().version, code_version()
+        code = code_version()
         month_state.record(s.warehouse, month, states[month]["state"], policy_version=policy_version,
+                           policy_applied=applied,
                            code_version=code,
                            run_id=context.run_id, step=None, error=None)
         return dg.MaterializeResult(metadata={
             "policy_version": dg.MetadataValue.text(policy_version),
+            "policy_restated": dg.MetadataValue.text("yes" if applied == RESTATED else "no"),
             "code_version": dg.MetadataValue.text(code),
             # What `fairuse status` shows, as of this publish: every month, the run, the exports and reports.
             "months_status": dg.MetadataValue.md(f"```\n{render_table(collect(s))}\n```"),

@@ -65,6 +65,8 @@ class MonthData:
     conflicts: list[dict]
     late_files: list[dict]
     flags: list[dict]  # every flagged user-metric with its cohort's published threshold (for notices)
+    policy_restated: bool = False  # an operator restated the month under its version (fairuse run --restate-under)
+    policy_content: str | None = None  # the month's version, every key as JSON (audit.policy_months)
 
 
 def _pair(rows: list[tuple], month: dt.date, previous_built: bool, *, money: bool = False) -> dict:
@@ -90,6 +92,8 @@ def load_month(con: duckdb.DuckDBPyConnection, month: str) -> MonthData:
     versions = [r[0] for r in con.execute(
         "select distinct policy_version from marts.fct_user_monthly_usage where month = ? "
         "and policy_version is not null order by 1", [m]).fetchall()]
+    # The version's stored content (audit.policy_months) and whether an operator restated the month under it.
+    stored = month_policy(con, m)
     both = [m, p]
 
     counts_sql = """
@@ -227,7 +231,9 @@ def load_month(con: duckdb.DuckDBPyConnection, month: str) -> MonthData:
         contact_centers=contact_centers, prohibited_by_pattern={pt: int(by_pattern.get(pt, 0)) for pt in
                                                                 [*PATTERNS, *sorted(set(by_pattern) - set(PATTERNS))]},
         ladder=ladder, discussions=discussions, prohibited=prohibited, load_balance=load_balance,
-        quarantine=quarantine, conflicts=conflicts, late_files=late_files, flags=flags)
+        quarantine=quarantine, conflicts=conflicts, late_files=late_files, flags=flags,
+        policy_restated=stored is not None and stored[1] == "restated",
+        policy_content=stored[2] if stored else None)
 
 
 @dataclass
@@ -252,3 +258,12 @@ def load_exports(exports_dir: Path | str, month: str) -> ExportState:
     accepted = (meta.get("accepted_incomplete") or {}).get("reason") if "accepted_incomplete" in meta else None
     return ExportState(int(meta.get("revision", 1)), meta.get("data_complete_to"), changes, accepted)
 
+
+def month_policy(con: duckdb.DuckDBPyConnection, month_start_date: str) -> tuple[str, str, str] | None:
+    """(version, applied, content) of the month from audit.policy_months; None in a warehouse built without it."""
+    found = con.execute("select count(*) from information_schema.tables where table_schema = 'audit' "
+                        "and table_name = 'policy_months'").fetchone()[0]
+    if not found:
+        return None
+    return con.execute("select policy_version, applied, content from audit.policy_months where month = ?",
+                       [month_start_date]).fetchone()

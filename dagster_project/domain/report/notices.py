@@ -143,7 +143,7 @@ def build_notices(data: MonthData, policy: Policy | None = None) -> list[Notice]
     accounts = sorted(set(enforcement) | set(discussions) | set(prohibited))
     md_template = environment().get_template("notice.md.j2")
     html_template = environment().get_template("notice.html.j2")
-    version = ", ".join(data.policy_versions) or "–"
+    version = policy_label(data)
     out = []
     for account in accounts:
         enf = enforcement.get(account)
@@ -228,3 +228,9 @@ def notice_changes(previous: list[dict], current: list[dict], revision: int) -> 
             "currency": (a or b or {}).get("currency", ""),
         })
     return rows
+
+
+def policy_label(data: MonthData) -> str:
+    """The month's policy version, saying so when an operator restated the month under it."""
+    label = ", ".join(data.policy_versions) or "–"
+    return f"{label} (the month restated under it by an operator)" if data.policy_restated else label

@@ -14,6 +14,7 @@ bytes change). Files are written under a temporary name and renamed; the report 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.domain.policy import METRICS, Policy, PolicyError, load_policy
+from dagster_project.domain.policy import METRICS, Policy, PolicyError, load_policy, parse_policy
 from dagster_project.domain.report import charts
 from dagster_project.domain.report.data import DATASETS, ExportState, Glance, MonthData, load_exports, load_month
 from dagster_project.domain.report.fmt import (
@@ -47,6 +48,7 @@ from dagster_project.domain.report.notices import (
     csv_bytes,
     environment,
     notice_changes,
+    policy_label,
     read_csv,
 )
 from dagster_project.domain.report.notices import REASON_LABELS as NOTICE_REASON_LABELS
@@ -206,8 +208,12 @@ def _archive(notices_dir: Path, previous: list[dict], revision: int) -> None:
     os.replace(staging, keep)
 
 
-def _load_policy(policy_file: Path | None, versions: list[str]) -> tuple[Policy | None, list[str]]:
-    """The policy file, when it is the version the month was computed with (else None, and why)."""
+def _load_policy(policy_file: Path | None, versions: list[str],
+                 stored: str | None = None) -> tuple[Policy | None, list[str]]:
+    """The version the month was computed with: its content stored in the warehouse (audit.policy_months), else
+    the policy file when it is that version (else None, and why)."""
+    if stored is not None:
+        return parse_policy(json.loads(stored), f"stored policy {', '.join(versions)}"), []
     if policy_file is None:
         return None, []
     try:
@@ -264,7 +270,7 @@ def build_month_report(warehouse: Path, exports_dir: Path | str, reports_dir: Pa
     if not data.built:
         raise ValueError(f"month {month} is not in the published warehouse {warehouse}")
     exports = load_exports(exports_dir, month)
-    policy, warnings = _load_policy(policy_file, data.policy_versions)
+    policy, warnings = _load_policy(policy_file, data.policy_versions, data.policy_content)
     notices = build_notices(data, policy)
 
     out = Path(reports_dir) / month
@@ -300,7 +306,7 @@ def build_month_report(warehouse: Path, exports_dir: Path | str, reports_dir: Pa
     context = {
         "month": month, "month_label": month_label(month), "previous_label": month_label(add_months(month, -1)),
         "previous_built": data.previous_built, "data_complete_to": fmt_timestamp(data.data_complete_to),
-        "policy_versions": ", ".join(data.policy_versions) or "–", "exports": exports, "glance": glance,
+        "policy_versions": policy_label(data), "exports": exports, "glance": glance,
         "charts": render_charts(data), "data": data, "quarantine": quarantine_pivot(data.quarantine),
         "notices": notices, "notices_revision": revision,
         "notice_changes": latest_changes, "reason_labels": NOTICE_REASON_LABELS, "reasons": REASONS,

@@ -17,7 +17,8 @@
 
 {% macro var_placeholder(name) -%}
     {%- if name == 'month' -%}{{ return('2000-01-01') }}{%- endif -%}
-    {%- if name == 'policy_version' -%}{{ return('unset') }}{%- endif -%}
+    {%- if name in ('policy_version', 'policy_content_hash', 'policy_applied') -%}{{ return('unset') }}{%- endif -%}
+    {%- if name in ('policy_effective_from', 'policy_content') -%}{{ return('') }}{%- endif -%}
     {%- if name.startswith('policy_') -%}{{ return([]) }}{%- endif -%}
     {%- if name == 'prohibited_use' -%}{{ return(none) }}{%- endif -%}
     {{ return(0) }}

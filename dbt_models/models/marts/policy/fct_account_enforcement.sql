@@ -4,6 +4,9 @@
 -- Ladder by the account's months in a row with a flagged user: 1 ask_to_moderate, 2 require_excess_payment,
 -- 3 or more limit_access. Charge: sum of excess_value x the metric's unit rate (the account's currency, else the
 -- policy's default rate; a metric without a rate adds 0), rounded to cents once per account-month; 0 when asking.
+-- Each month is priced with the rates of the policy version it was computed with (joined on the month), so a
+-- run under a new version leaves every other month as it was; a streak continues across a version change (the
+-- ladder follows the customer's behaviour).
 with
 
 flags as (
@@ -11,7 +14,7 @@ flags as (
 ),
 
 rates as (
-    {{ policy_excess_rates() }}
+    select * from {{ ref('int_policy__excess_rates_by_month') }}
 ),
 
 priced as (
@@ -19,8 +22,8 @@ priced as (
         f.*,
         coalesce(own.rate, dflt.rate) as unit_rate
     from flags as f
-    left join rates as own on f.metric = own.metric and f.currency = own.currency
-    left join rates as dflt on f.metric = dflt.metric and dflt.currency = '*'
+    left join rates as own on f.month = own.month and f.metric = own.metric and f.currency = own.currency
+    left join rates as dflt on f.month = dflt.month and f.metric = dflt.metric and dflt.currency = '*'
 ),
 
 per_account as (
