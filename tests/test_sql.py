@@ -110,6 +110,7 @@ def test_named_queries_describe_themselves():
     assert {name: q.params for name, q in queries.items()} == {
         "accounts_on_ladder": ["month"],
         "am_i_over": ["user_id", "month"],
+        "on_track": ["month"],
         "prohibited_use": ["month"],
         "was_anything_lost": [],
     }
