@@ -38,6 +38,7 @@ from dagster_project.domain.dbt_vars import dbt_vars_for_month, month_start
 from dagster_project.domain.policy import Policy, load_policy
 from dagster_project.domain.publish import PROVISIONAL_TABLES, publish_provisional, published_months
 from dagster_project.domain.raw_files import list_files
+from dagster_project.domain.report.watch_page import write_watch_page
 from dagster_project.domain.settings import Settings, dbt_env
 
 EVENT_TIME = {"calls": "started_at", "messages": "sent_at", "chats": "sent_at"}
@@ -138,7 +139,7 @@ class WatchResult:
     cohort_month: str
     counts: dict[str, int]  # rows per provisional table
     on_track: list[tuple]  # (account_id, user_id, metric, value_to_date, projected_value, threshold, crossing)
-    published: bool
+    page: Path  # the HTML page for account managers
 
 
 def run_watch(settings: Settings, month: str, as_of: str | None = None, keep_dir: Path | None = None) -> WatchResult:
@@ -159,6 +160,7 @@ def run_watch(settings: Settings, month: str, as_of: str | None = None, keep_dir
                 f"projected_crossing_date, as_of from {WATCH_TABLE} where on_track_to_exceed "
                 f"order by projected_value / threshold desc, user_id, metric").fetchall()
             as_of_seen = con.execute(f"select max(as_of) from {WATCH_TABLE}").fetchone()[0]
+            page = write_watch_page(con, settings.reports_dir, month)
         warehouse_lock.acquire(settings.build_db, [month], "fairuse watch", timeout=settings.lock_timeout)
         try:
             counts = publish_provisional(settings.build_db, settings.warehouse, scratch, month)
@@ -168,7 +170,7 @@ def run_watch(settings: Settings, month: str, as_of: str | None = None, keep_dir
         if keep_dir is None:
             shutil.rmtree(scratch_dir, ignore_errors=True)
     return WatchResult(month, as_of_seen, cohort_month(settings.warehouse, month) or "", counts,
-                       [r[:7] for r in on_track], True)
+                       [r[:7] for r in on_track], page)
 
 
 def format_watch(res: WatchResult, limit: int = 20) -> str:
@@ -180,6 +182,7 @@ def format_watch(res: WatchResult, limit: int = 20) -> str:
     for account, user, metric, value, projected, threshold, crossing in res.on_track[:limit]:
         lines.append(f"  {account:<12} {user:<14} {metric:<13} {value:>10.1f} -> {projected:>10.1f} "
                      f"/ {threshold:>9.1f}  crosses {crossing or '-'}")
+    lines.append(f"page: {res.page}")
     lines.append(f"query it: fairuse sql --query on_track --param month={res.month}")
     return "\n".join(lines)
 
@@ -191,7 +194,8 @@ BACKTEST_SQL = f"""
 with w as (select * from {WATCH_TABLE}),
 final as (select user_id, metric, value from published.marts.fct_user_excess_ratios where month = $month),
 flags as (select distinct user_id, metric from published.marts.fct_fair_use_flags where month = $month)
-select w.metric, w.on_track_to_exceed, f.user_id is not null as flagged, w.projected_value, fv.value
+select w.metric, w.on_track_to_exceed, f.user_id is not null as flagged, w.projected_value, fv.value,
+    w.value_to_date
 from w
 left join flags as f on f.user_id = w.user_id and f.metric = w.metric
 left join final as fv on fv.user_id = w.user_id and fv.metric = w.metric
@@ -206,6 +210,7 @@ class BacktestRow:
     flagged: int
     hits: int
     errors: list[float] = field(default_factory=list)  # |projected - final| / final, final > 0
+    errors_pro_rata: list[float] = field(default_factory=list)  # the same, projecting by elapsed time alone
 
     @property
     def precision(self) -> float | None:
@@ -218,6 +223,10 @@ class BacktestRow:
     @property
     def median_error(self) -> float | None:
         return statistics.median(self.errors) if self.errors else None
+
+    @property
+    def median_error_pro_rata(self) -> float | None:
+        return statistics.median(self.errors_pro_rata) if self.errors_pro_rata else None
 
 
 def backtest(settings: Settings, months: list[str] | None = None, days: tuple[int, ...] = BACKTEST_DAYS,
@@ -233,18 +242,20 @@ def backtest(settings: Settings, months: list[str] | None = None, days: tuple[in
         start = dt.datetime.fromisoformat(month_start(month))
         for day in days:
             as_of = start + dt.timedelta(days=day)  # the end of day `day`
+            time_share = (as_of - start) / (next_month_start(month) - start)
             with tempfile.TemporaryDirectory(prefix="fairuse-watch-bt-") as tmp:
                 scratch = build_watch(settings, month, Path(tmp), as_of)
                 with duckdb.connect(str(scratch), read_only=True) as con:
                     con.execute("attach ? as published (read_only)", [str(settings.warehouse)])
                     rows = con.execute(BACKTEST_SQL, {"month": start.date()}).fetchall()
-            for metric, predicted, flagged, projected, final in rows:
+            for metric, predicted, flagged, projected, final, to_date in rows:
                 r = acc.setdefault((day, metric), BacktestRow(day, metric, 0, 0, 0))
                 r.predicted += bool(predicted)
                 r.flagged += bool(flagged)
                 r.hits += bool(predicted and flagged)
                 if final:
                     r.errors.append(abs(projected - final) / final)
+                    r.errors_pro_rata.append(abs(to_date / time_share - final) / final)
             print(f"backtest: {month} day {day}: {len(rows)} user-metrics", file=out)
     return [acc[k] for k in sorted(acc)]
 
@@ -253,11 +264,12 @@ def format_backtest(rows: list[BacktestRow]) -> str:
     def f(v: float | None) -> str:
         return "n/a" if v is None else f"{v:.2f}"
 
-    lines = ["| day | metric | on track | flagged at month end | both | precision | recall | median error |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| day | metric | on track | flagged at month end | both | precision | recall | median error | "
+             "median error, pro rata by time |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r.day} | {r.metric} | {r.predicted} | {r.flagged} | {r.hits} | {f(r.precision)} | "
-                     f"{f(r.recall)} | {f(r.median_error)} |")
+                     f"{f(r.recall)} | {f(r.median_error)} | {f(r.median_error_pro_rata)} |")
     return "\n".join(lines)
 
 
