@@ -1,4 +1,5 @@
 {{ config(materialized='table', tags=['watch']) }}
+-- sqlfluff:indentation:template_blocks_indent:False
 -- Grain: month x user_id x metric, for the open month only. PROVISIONAL: built by `fairuse watch` in a scratch
 -- copy from the data delivered so far (domain/watch.py), never by a month's run; the published warehouse keeps
 -- the latest watch of each month until that month is built for real.
