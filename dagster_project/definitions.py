@@ -19,10 +19,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     from dagster_project.defs.assets.raw import raw_month
     from dagster_project.defs.assets.report import monthly_report
     from dagster_project.defs.checks import completeness_gate, exports_match_marts, months_are_contiguous
-    from dagster_project.defs.jobs import build_monthly_pipeline, build_watch_job
+    from dagster_project.defs.jobs import build_monthly_pipeline
     from dagster_project.defs.resources import FairuseResource
     from dagster_project.defs.schedules import build_monthly_schedule, build_watch_schedule
     from dagster_project.defs.sensors import late_data_sensor
+    from dagster_project.defs.watch_job import build_watch_job
     from dagster_project.domain.dbt_project import ensure_manifest
 
     manifest = ensure_manifest()

@@ -35,9 +35,16 @@ def render_watch_page(con: duckdb.DuckDBPyConnection, month: str) -> str:
                            f"order by users_on_track desc, max_projected_ratio desc, account_id", [start])
     users = _dicts(con, f"select * from {WATCH} where month = ? and on_track_to_exceed "
                         f"order by projected_ratio desc, account_id, user_id, metric", [start])
+    env = environment()
     for u in users:
         u["metric_label"] = METRIC_LABELS.get(u["metric"], u["metric"])
-    return environment().get_template("watch.html.j2").render(
+    heads_up = env.get_template("heads_up.md.j2")
+    for a in accounts:  # a draft an account manager may send: the account's users on track, nothing charged
+        theirs = [u for u in users if u["account_id"] == a["account_id"]]
+        share = theirs[0]["elapsed_share"] if theirs else 0.0
+        a["heads_up"] = heads_up.render(month_label=month_label(month), as_of=as_of, users=theirs,
+                                        elapsed_pct=f"{round(100 * share)}%")
+    return env.get_template("watch.html.j2").render(
         month=month, month_label=month_label(month), as_of=as_of,
         cohort_month_label=month_label(cohort) if cohort else "–",
         method={"working_days": "pro rata by working days"}.get(method, method or "–"),
