@@ -14,10 +14,13 @@ import hashlib
 import io
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
 from dagster_project.cli.main import main
+from dagster_project.defs.resources import FairuseResource
+from dagster_project.defs.watch_job import build_watch_job
 from dagster_project.domain import month_state
 from dagster_project.domain.publish import PROVISIONAL_TABLES, publish, publish_provisional, publishes_incrementally
 from tests.conftest import run_pipeline
@@ -135,6 +138,19 @@ def test_watch_at_day_15_changes_nothing_final_and_the_real_build_removes_it(sam
     code, out, _ = _cli("sql", "--warehouse", wh, "--query", "on_track", "--param", "month=2026-02",
                         "--format", "csv")
     assert code == 0 and out.startswith("account_id,user_id,metric")
+    with duckdb.connect(wh, read_only=True) as con:
+        on_track = con.execute(f"select count(*) from {WATCH} where on_track_to_exceed").fetchone()[0]
+    assert len(out.strip().splitlines()) - 1 == on_track > 0
+    assert (settings.reports_dir / "2026-02" / "watch.html").is_file()
+
+    # the schedule's job: the next watch of the month replaces its rows (here: the same cut, the same rows)
+    watched = dump_tables(settings.warehouse)[WATCH]
+    result = build_watch_job().execute_in_process(
+        run_config={"ops": {"month_to_date_watch": {"config": {"month": "2026-02", "as_of": "2026-02-16"}}}},
+        resources={"fairuse": FairuseResource.from_settings(settings)}, instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    assert dump_tables(settings.warehouse)[WATCH] == watched
+    assert _final(settings.warehouse) == before[0]
 
     # February built for real: its provisional rows go, and the result is a build's without the watch
     _, outcomes = run_pipeline(tmp_path, sample_raw, months=["2026-02"])
