@@ -29,4 +29,3 @@ def build_monthly_pipeline(warehouse: str | None = None) -> dg.UnresolvedAssetJo
 
 
 monthly_pipeline = build_monthly_pipeline()
-

@@ -5,6 +5,7 @@ No `from __future__ import annotations` here: Dagster reads the op's config clas
 import dagster as dg
 
 from dagster_project.defs.jobs import WAREHOUSE_TAG
+from dagster_project.defs.resources import FairuseResource
 
 WATCH_JOB_NAME = "month_to_date_watch_job"
 
@@ -14,14 +15,14 @@ class WatchConfig(dg.Config):
     as_of: str | None = None  # the cut (`fairuse watch --as-of`); none: everything delivered so far
 
 
-@dg.op(name="month_to_date_watch", required_resource_keys={"fairuse"})
-def month_to_date_watch(context: dg.OpExecutionContext, config: WatchConfig) -> None:
+@dg.op(name="month_to_date_watch")
+def month_to_date_watch(context: dg.OpExecutionContext, config: WatchConfig, fairuse: FairuseResource) -> None:
     """`fairuse watch` for one open month: build it in a scratch database and publish the provisional watch tables
     (domain/watch.py); nothing final changes."""
     from dagster_project.domain.watch import WatchError, format_watch, run_watch
 
     try:
-        result = run_watch(context.resources.fairuse.settings(), config.month, config.as_of)
+        result = run_watch(fairuse.settings(), config.month, config.as_of)
     except WatchError as e:
         raise dg.Failure(description=str(e)) from None
     context.log.info(format_watch(result))
