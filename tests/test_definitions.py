@@ -5,6 +5,7 @@ Fast tier: no run, no data. The manifest is parsed only if a model changed since
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -49,7 +50,8 @@ def test_every_dbt_model_is_an_asset_with_group_and_owner(defs):
     d, _ = defs
     graph = d.resolve_asset_graph()
     manifest = json.loads(ensure_manifest().read_text())
-    models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"
+              and "watch" not in n["config"].get("tags", [])}  # provisional: `fairuse watch` only (below)
     for name, node in models.items():
         key = dg.AssetKey([node["config"]["schema"], node["alias"]])
         asset = graph.get(key)
@@ -64,7 +66,8 @@ def test_publish_depends_on_every_published_model(defs):
     graph = d.resolve_asset_graph()
     manifest = json.loads(ensure_manifest().read_text())
     marts = {dg.AssetKey(["marts", n["name"]]) for n in manifest["nodes"].values()
-             if n["resource_type"] == "model" and n["config"]["schema"] == "marts"}
+             if n["resource_type"] == "model" and n["config"]["schema"] == "marts"
+             and "watch" not in n["config"].get("tags", [])}  # provisional: `fairuse watch` only
     assert marts, "no marts in the manifest"
     assert set(graph.get(WAREHOUSE_KEY).parent_keys) == marts
     assert set(graph.get(EXPORTS_KEY).parent_keys) == {WAREHOUSE_KEY}
@@ -79,6 +82,20 @@ def test_settings_reach_resources_and_schedule(defs, settings):
     fairuse = d.resources["fairuse"]
     for field in ("raw_dir", "warehouse", "exports_dir", "policy_file", "reports_dir", "build_db"):
         assert getattr(fairuse.settings(), field) == getattr(settings, field)
+
+
+def test_the_watch_is_a_stopped_daily_schedule_and_no_asset_of_a_month(defs):
+    d, _ = defs
+    schedule = d.resolve_schedule_def("month_to_date_watch_schedule")
+    assert schedule.cron_schedule == "0 7 * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    assert schedule.job_name == "month_to_date_watch_job"
+    keys = d.resolve_asset_graph().get_all_asset_keys()
+    assert dg.AssetKey(["marts", "fct_month_to_date_watch"]) not in keys
+    assert dg.AssetKey(["marts", "fct_published_thresholds"]) in keys
+    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 3, 16, 7, tzinfo=dt.UTC))
+    request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.run_config == {"ops": {"month_to_date_watch": {"config": {"month": "2026-03"}}}}
 
 
 def test_every_asset_has_one_backfill_policy(defs):

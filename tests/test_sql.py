@@ -110,6 +110,7 @@ def test_named_queries_describe_themselves():
     assert {name: q.params for name, q in queries.items()} == {
         "accounts_on_ladder": ["month"],
         "am_i_over": ["user_id", "month"],
+        "on_track": ["month"],
         "prohibited_use": ["month"],
         "was_anything_lost": [],
     }
@@ -334,6 +335,10 @@ def test_every_named_query_on_a_built_warehouse(capsys, built, tmp_path):
     given = {"user_id": user, "month": "2026-02"}
     sizes = {}
     for name, query in sql.named_queries().items():
+        if name == "on_track":  # the provisional watch of an open month: tests/test_watch.py
+            code, _, err = _sql(capsys, built, "--query", name, "--param", "month=2026-02")
+            assert code == 1 and "has no watch" in err and "fairuse watch --month 2026-02" in err
+            continue
         params = [a for p in query.params for a in ("--param", f"{p}={given[p]}")]
         values = sql.bind_params(query.params, {p: given[p] for p in query.params}, name)
         columns, expected = _run_directly(built, query, values)

@@ -201,14 +201,29 @@ def built_months(con) -> list[dt.date]:
     return [r[0] for r in rows if r[0] is not None]
 
 
-def check_months_built(con, values: dict[str, object], warehouse: Path) -> None:
+def watched_months(con) -> list[dt.date]:
+    """Open months with a provisional watch (`fairuse watch`) in the warehouse."""
+    import duckdb
+
+    try:
+        rows = con.execute("select distinct month from marts.fct_month_to_date_watch order by month").fetchall()
+    except duckdb.CatalogException:
+        return []
+    return [r[0] for r in rows if r[0] is not None]
+
+
+def check_months_built(con, values: dict[str, object], warehouse: Path, sql: str = "") -> None:
     wanted = [v for n, v in values.items() if is_month_param(n) and isinstance(v, dt.date)]
     if not wanted:
         return
-    built = built_months(con)
+    watch = "fct_month_to_date_watch" in sql  # a query of the provisional watch asks about open months
+    built = watched_months(con) if watch else built_months(con)
     for month in wanted:
         if month not in built:
             have = ", ".join(f"{m:%Y-%m}" for m in built) or "none yet"
+            if watch:
+                raise SqlError(f"month {month:%Y-%m} has no watch in {_shown(warehouse)} (watched: {have}); "
+                               f"run `fairuse watch --month {month:%Y-%m}`", 1)
             raise SqlError(f"month {month:%Y-%m} is not built in {_shown(warehouse)} (built: {have}); "
                            f"build it with `fairuse run --month {month:%Y-%m}`", 1)
 
@@ -346,7 +361,7 @@ def run_query(warehouse: Path, sql: str, params: dict[str, str], *, named: Named
     con = connect(warehouse)
     try:
         if named is not None:
-            check_months_built(con, values, warehouse)
+            check_months_built(con, values, warehouse, sql)
         try:
             rel = con.sql(sql, params=values or None)
         except duckdb.Error as e:

@@ -95,6 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--min-cohort-size", type=positive_int)
     s.add_argument("--month", type=parse_month, action="append", help="restrict to a month (repeatable)")
 
+    w = sub.add_parser("watch", help="the open month so far, projected to its end against the thresholds "
+                       "(provisional)")
+    w.add_argument("--month", type=parse_month, help="the open month (default: the current month, UTC)")
+    w.add_argument("--as-of", help="cut: leave out events from this UTC time on ('YYYY-MM-DD' or "
+                   "'YYYY-MM-DD HH:MM'; default: all delivered so far)")
+    w.add_argument("--raw-dir", help="raw Parquet root (env FAIRUSE_RAW_DIR)")
+    w.add_argument("--warehouse", help="published DuckDB file (env FAIRUSE_WAREHOUSE)")
+    w.add_argument("--policy", help="policy YAML (env FAIRUSE_POLICY_FILE)")
+    w.add_argument("--backtest", action="store_true",
+                   help="instead: the watch at day 10, 15 and 20 of the built months against their month-end flags")
+
     pol = sub.add_parser("policy", help="the policy file: check one before it is used")
     pol_sub = pol.add_subparsers(dest="policy_command", required=True)
     pc = pol_sub.add_parser("check", help="validate a policy file and print every key it sets (defaults marked)")

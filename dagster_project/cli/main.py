@@ -1,4 +1,5 @@
-"""The `fairuse` command line (CONTRACT §5): generate | run | status | simulate | policy check | evaluate | sql.
+"""The `fairuse` command line (CONTRACT §5): generate | run | status | simulate | watch | policy check | evaluate |
+sql.
 
 Every error is one line saying what is wrong and what to do (`--debug` for the traceback)."""
 
@@ -42,9 +43,10 @@ def _is_users_error(e: Exception) -> bool:
     from dagster_project.domain.policy import PolicyError
     from dagster_project.domain.settings import SettingsError
     from dagster_project.domain.warehouse_lock import WarehouseBusy
+    from dagster_project.domain.watch import WatchError
 
     return isinstance(e, PolicyError | WarehouseBusy | FileNotFoundError | SettingsError | EngineUnavailable
-                          | LocationError)
+                          | LocationError | WatchError)
 
 
 def _dispatch(args) -> int:
@@ -104,6 +106,18 @@ def _dispatch(args) -> int:
         from dagster_project.domain.simulate import simulate_cli
 
         return simulate_cli(args)
+    if args.command == "watch":
+        import datetime as dt
+
+        from dagster_project.domain.watch import backtest, format_backtest, format_watch, run_watch
+
+        settings = get_settings(args.raw_dir, args.warehouse, None, args.policy)
+        if args.backtest:
+            print(format_backtest(backtest(settings, [args.month] if args.month else None)))
+            return 0
+        month = args.month or dt.datetime.now(dt.UTC).strftime("%Y-%m")
+        print(format_watch(run_watch(settings, month, args.as_of)))
+        return 0
     if args.command == "policy":
         from dagster_project.domain.policy import describe, load_policy
 

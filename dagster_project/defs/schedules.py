@@ -28,3 +28,29 @@ def build_monthly_schedule(job, day: int, hour: int) -> dg.ScheduleDefinition:
         return dg.RunRequest(run_key=month, partition_key=month)
 
     return monthly_schedule
+
+
+def month_being_watched(scheduled: dt.datetime) -> str | None:
+    """The open month a daily watch at `scheduled` projects: its calendar month, none on the 1st (no data yet)."""
+    return None if scheduled.day == 1 else scheduled.strftime("%Y-%m")
+
+
+def build_watch_schedule(job, hour: int) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name="month_to_date_watch_schedule",
+        job=job,
+        cron_schedule=f"0 {hour} * * *",
+        execution_timezone="UTC",
+        # Stopped until an operator starts it: a new deployment publishes no provisional figures unasked.
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description=f"Every day at {hour:02d}:00 UTC, the month-to-date watch of the current month "
+                    f"(provisional projections; `fairuse watch`). Stopped by default.",
+    )
+    def watch_schedule(context: dg.ScheduleEvaluationContext):
+        month = month_being_watched(context.scheduled_execution_time)
+        if month is None:
+            return dg.SkipReason("the 1st: the month has no data yet")
+        return dg.RunRequest(run_key=f"watch-{context.scheduled_execution_time:%Y-%m-%d}",
+                             run_config={"ops": {"month_to_date_watch": {"config": {"month": month}}}})
+
+    return watch_schedule

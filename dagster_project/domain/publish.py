@@ -42,6 +42,9 @@ from typing import Any
 import duckdb
 
 PUBLISHED_SCHEMAS = ("marts", "audit")
+# Provisional tables (`fairuse watch`: domain/watch.py): never in the build database; published beside the marts
+# by `publish_provisional`, carried over by every publish, and a month's rows removed once that month is built.
+PROVISIONAL_TABLES = ("marts.fct_month_to_date_watch", "marts.fct_month_to_date_watch_accounts")
 FICLONE = 0x40049409  # linux/fs.h: share the source's blocks (btrfs, XFS, bcachefs...)
 
 
@@ -283,7 +286,7 @@ def _try_incremental(con: duckdb.DuckDBPyConnection, build: dict[str, list], mon
                               "where database_name = ?", [database]).fetchone()
     if total and free * 2 > total:
         return f"previous file is {free}/{total} blocks free space: compacting"
-    published = _structure(con, database)
+    published = {t: c for t, c in _structure(con, database).items() if t not in PROVISIONAL_TABLES}
     if published != build:
         changed = sorted(set(published) ^ set(build)) or sorted(t for t in build if published[t] != build[t])
         return f"tables or columns changed: {', '.join(changed[:5])}"
@@ -330,6 +333,76 @@ def publish(build_db: Path, warehouse: Path, month: str | None = None,
                          seconds=time.perf_counter() - t0)
 
 
+def _tables_of(con: duckdb.DuckDBPyConnection, database: str) -> set[str]:
+    return {t for (t,) in con.execute("select schema_name || '.' || table_name from duckdb_tables() "
+                                      "where database_name = ?", [database]).fetchall()}
+
+
+def _carry_provisional(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+    """A full copy starts from an empty file: the previous file's provisional tables come along."""
+    con.execute("attach ? as previous (read_only)", [str(warehouse)])
+    try:
+        for table in sorted(_tables_of(con, "previous") & set(PROVISIONAL_TABLES)):
+            con.execute(f"create table {table} as select * from previous.{table}")
+    finally:
+        con.execute("detach previous")
+
+
+def _drop_built_provisional(con: duckdb.DuckDBPyConnection) -> None:
+    """A month built for real has no provisional rows left: its watch is over."""
+    database = con.execute("select current_database()").fetchone()[0]
+    tables = _tables_of(con, database)
+    if "audit.load_balance" not in tables:
+        return
+    for table in sorted(tables & set(PROVISIONAL_TABLES)):
+        con.execute(f"delete from {table} where month in (select distinct month from audit.load_balance)")
+
+
+def publish_provisional(build_db: Path, warehouse: Path, source: Path, month: str) -> dict[str, int]:
+    """Replace the provisional rows of `month` (YYYY-MM) in the published warehouse with the provisional tables of
+    the DuckDB file `source` (the watch's scratch database), atomically, as `publish` does: a copy of the published
+    file, changed, renamed over it. Nothing else of the file changes; a publish journal that named the previous
+    file names the new one, so the next publish stays incremental. Returns the rows per provisional table."""
+    if not warehouse.exists():
+        raise FileNotFoundError(f"no published warehouse at {warehouse}")
+    start = _month_start(month)
+    journal = _read_journal(build_db)
+    named = _names(journal, _identity(warehouse))
+    tmp = warehouse.with_name(f".{warehouse.name}.provisional-{os.getpid()}")
+    try:
+        _remove(tmp)
+        _clone(warehouse, tmp)
+        con = duckdb.connect(str(tmp))
+        try:
+            con.execute("attach ? as watch (read_only)", [str(source)])
+            ours = _structure(con, database=con.execute("select current_database()").fetchone()[0])
+            theirs = _structure(con, "watch")
+            con.execute("begin")
+            for table in PROVISIONAL_TABLES:
+                if table in ours and ours[table] != theirs[table]:  # columns changed: earlier watches go
+                    con.execute(f"drop table {table}")
+                if table not in ours or ours[table] != theirs[table]:
+                    con.execute(f"create table {table} as select * from watch.{table} where false")
+                con.execute(f"delete from {table} where month = ?", [start])
+                con.execute(f"insert into {table} select * from watch.{table} where month = ?", [start])
+            con.execute("commit")
+            counts = {t: con.execute(f"select count(*) from {t} where month = ?", [start]).fetchone()[0]
+                      for t in PROVISIONAL_TABLES}
+            con.execute("detach watch")
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        _fsync(tmp)
+        os.replace(tmp, warehouse)
+        _fsync(warehouse.parent)
+    except BaseException:
+        _remove(tmp)
+        raise
+    if named:
+        _write_journal(build_db, _identity(warehouse), journal["pending"])
+    return counts
+
+
 def _remove(db: Path) -> None:
     for leftover in (db, Path(str(db) + ".wal")):
         leftover.unlink(missing_ok=True)
@@ -364,6 +437,9 @@ def _write_new_file(build_db: Path, warehouse: Path, tmp: Path, month: str | Non
         else:
             mode, reason = "full", fallback
             _full_copy(con, build)
+            if previous is not None:
+                _carry_provisional(con, warehouse)
+        _drop_built_provisional(con)
         counts = _counts(con, build)
         con.execute("detach build")
         con.execute("checkpoint")

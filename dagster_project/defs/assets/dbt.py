@@ -32,6 +32,9 @@ __all__ = ["FairuseDbtTranslator", "build_dbt_assets", "dbt_environment", "dbt_p
 
 # dbt's unit tests check the SQL, not the month's data: they run in the test suite (tests/test_dbt_unit_tests.py).
 EXCLUDE_ALWAYS = "test_type:unit"
+# The provisional month-to-date watch (tag `watch`) is built only by `fairuse watch`, in a scratch copy
+# (domain/watch.py): never an asset of a month's run.
+NOT_MONTHLY = "tag:watch"
 
 
 class FairuseDbtTranslator(DagsterDbtTranslator):
@@ -145,6 +148,7 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
         partitions_def=monthly_partitions,
         backfill_policy=one_month_per_run,
         dagster_dbt_translator=dbt_translator,
+        exclude=NOT_MONTHLY,
         op_tags={"dagster/concurrency_key": "warehouse"},
     )
     def dbt_models(context: dg.AssetExecutionContext, fairuse: FairuseResource):

@@ -62,17 +62,7 @@ final as (
         cast({{ required_var('threshold_multiple') }} as double) as threshold_multiple,
         cast({{ required_var('severe_multiple') }} as double) as severe_multiple,
         case
-            when fp.offering is null then null
-            when lm.cohort_mean > 0 or c.estimated_value > 0 then greatest(
-                m.floor,
-                least(
-                    case when lm.cohort_mean > 0 then {{ required_var('threshold_multiple') }} * lm.cohort_mean end,
-                    case
-                        when c.estimated_value > 0
-                            then {{ required_var('threshold_multiple') }} * c.estimated_value
-                    end
-                )
-            )
+            when fp.offering is not null then {{ fair_use_threshold('lm.cohort_mean', 'c.estimated_value', 'm.floor') }}
         end as threshold_value,
         '{{ required_var("policy_version") }}' as policy_version
     from cohorts as c
