@@ -37,6 +37,7 @@ from dagster_project.domain.contract import EVENT_DATASETS
 from dagster_project.domain.dbt_vars import dbt_vars_for_month, month_start
 from dagster_project.domain.policy import Policy, load_policy
 from dagster_project.domain.publish import PROVISIONAL_TABLES, publish_provisional, published_months
+from dagster_project.domain.policy_versions import policy_for_month, read_history
 from dagster_project.domain.raw_files import list_files
 from dagster_project.domain.report.watch_page import write_watch_page
 from dagster_project.domain.settings import Settings, dbt_env
@@ -55,8 +56,10 @@ class WatchFailed(RuntimeError):
 
 
 def policy_in_force(settings: Settings, month: str) -> Policy:
-    """The policy the open month is held to: the one place to choose it (today: the current policy file)."""
-    return load_policy(settings.policy_file)
+    """The policy the open month is held to: the version in force for it among the stored versions and the
+    configured file (the same choice `fairuse run` makes for the month)."""
+    policy, _applied = policy_for_month(month, load_policy(settings.policy_file), read_history(settings, busy_ok=True))
+    return policy
 
 
 def cohort_month(warehouse: Path, month: str) -> str | None:
