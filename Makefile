@@ -42,9 +42,9 @@ lint: install
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
 
+# The dbt docs site as one static page (dbt_models/target/docs/static_index.html), before or after `make demo`.
 docs: install
-	$(BIN)/python -c "from dagster_project.domain.dbt_project import ensure_manifest; ensure_manifest()"
-	cd dbt_models && FAIRUSE_BUILD_DB=$(CURDIR)/data/build/warehouse.build.duckdb ../$(BIN)/dbt docs generate --profiles-dir .
+	@$(BIN)/python -m dagster_project.tools.docs
 
 clean:
 	rm -rf data/raw data/*.duckdb data/build data/exports data/reports data/truth dbt_models/target
