@@ -19,9 +19,10 @@ $(DAGSTER_HOME)/dagster.yaml: dagster_home.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster_home.yaml $@
 
+# DEMO_ARGS: more `fairuse generate` options, e.g. a smaller demo (tests/test_docs.py): --users 200 --months 2026-09..2026-10
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	rm -rf data/warehouse.duckdb data/build data/exports data/reports
-	$(BIN)/fairuse generate --out data/raw --seed 7
+	$(BIN)/fairuse generate --out data/raw --seed 7 $(DEMO_ARGS)
 	$(BIN)/fairuse run --raw-dir data/raw --warehouse data/warehouse.duckdb --exports-dir data/exports
 
 test: install
