@@ -55,7 +55,11 @@ def generate(site: Path = SITE_DIR) -> int:
     except SettingsError as e:
         print(f"make docs: {e}", file=sys.stderr)
         return 2
-    db, typed = scratch_catalog(site, warehouse)
+    try:
+        db, typed = scratch_catalog(site, warehouse)
+    except duckdb.Error as e:
+        print(f"make docs: cannot read the columns of {warehouse}: {' '.join(str(e).split())}", file=sys.stderr)
+        return 1
     env = {**os.environ, "FAIRUSE_BUILD_DB": str(db), "FAIRUSE_ENGINE": "duckdb"}
     cmd = [dbt_executable(), "docs", "generate", "--static", "--project-dir", str(DBT_PROJECT_DIR),
            "--profiles-dir", str(DBT_PROJECT_DIR), "--target", "duckdb", "--target-path", str(site),
