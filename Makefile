@@ -19,9 +19,10 @@ $(DAGSTER_HOME)/dagster.yaml: dagster_home.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster_home.yaml $@
 
+# DEMO_ARGS: more `fairuse generate` options, e.g. a smaller demo (tests/test_docs.py): --users 200 --months 2026-09..2026-10
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	rm -rf data/warehouse.duckdb data/build data/exports data/reports
-	$(BIN)/fairuse generate --out data/raw --seed 7
+	$(BIN)/fairuse generate --out data/raw --seed 7 $(DEMO_ARGS)
 	$(BIN)/fairuse run --raw-dir data/raw --warehouse data/warehouse.duckdb --exports-dir data/exports
 
 test: install
@@ -42,9 +43,9 @@ lint: install
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
 
+# The dbt docs site as one static page (dbt_models/target/docs/static_index.html), before or after `make demo`.
 docs: install
-	$(BIN)/python -c "from dagster_project.domain.dbt_project import ensure_manifest; ensure_manifest()"
-	cd dbt_models && FAIRUSE_BUILD_DB=$(CURDIR)/data/build/warehouse.build.duckdb ../$(BIN)/dbt docs generate --profiles-dir .
+	@$(BIN)/python -m dagster_project.tools.docs
 
 clean:
 	rm -rf data/raw data/*.duckdb data/build data/exports data/reports data/truth dbt_models/target

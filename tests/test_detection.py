@@ -2,7 +2,7 @@
 chosen on.
 
 The thresholds (policy/fair_use_policy.yaml, `prohibited_use`) were set from the sources cited there and checked
-on the generator's seeds 1, 2 and 3 at 400 users and seed 1 at 2,000 users (README, "Prohibited use"). Here:
+on the generator's seeds 1, 2 and 3 at 400 users and seed 1 at 2,000 users (docs/policy-owners.md). Here:
 three other seeds at two other population sizes, each with a different volume of ordinary calling, one month
 each, through the real pipeline. Every planted variant of every pattern and every hard negative is in each run.
 """

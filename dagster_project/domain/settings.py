@@ -5,7 +5,7 @@ option where there is one, and what it accepts (`_setting`). `settings_from_env`
 FAIRUSE_* variables: an option given on the command line wins, then the variable, then the default. A bad value
 is a SettingsError naming the option or variable and what it accepts, e.g.
 `FAIRUSE_LOCK_TIMEOUT='abc': a number of seconds`. The Dagster resource (defs/resources.py) is built from these
-fields, never restating them. Adding a setting = one field here (with `_setting`), documented in README.
+fields, never restating them. Adding a setting = one field here (with `_setting`), documented in docs/operators.md.
 
 The hash key (FAIRUSE_HASH_KEY) is a secret (`SecretStr`: never in a repr, a log or Dagster's UI).
 Nothing here writes the environment: dbt, a subprocess, gets its variables from `dbt_env` when it is started.

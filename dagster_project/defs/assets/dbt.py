@@ -31,7 +31,8 @@ from dagster_project.private_apis import dbt_check_key_for_test, dbt_selection_f
 __all__ = ["FairuseDbtTranslator", "build_dbt_assets", "dbt_environment", "dbt_project"]
 
 # dbt's unit tests check the SQL, not the month's data: they run in the test suite (tests/test_dbt_unit_tests.py).
-EXCLUDE_ALWAYS = "test_type:unit"
+# Exposures (models/exposures.yml) document what reads the marts; a build has nothing to do for them.
+EXCLUDE_ALWAYS = "test_type:unit resource_type:exposure"
 # The provisional month-to-date watch (tag `watch`) is built only by `fairuse watch`, in a scratch copy
 # (domain/watch.py): never an asset of a month's run.
 NOT_MONTHLY = "tag:watch"
