@@ -36,8 +36,8 @@ from dagster_project.domain import raw_load, warehouse_lock
 from dagster_project.domain.contract import EVENT_DATASETS
 from dagster_project.domain.dbt_vars import dbt_vars_for_month, month_start
 from dagster_project.domain.policy import Policy, load_policy
-from dagster_project.domain.publish import PROVISIONAL_TABLES, publish_provisional, published_months
 from dagster_project.domain.policy_versions import policy_for_month, read_history
+from dagster_project.domain.publish import PROVISIONAL_TABLES, publish_provisional, published_months
 from dagster_project.domain.raw_files import list_files
 from dagster_project.domain.report.watch_page import write_watch_page
 from dagster_project.domain.settings import Settings, dbt_env
