@@ -162,3 +162,10 @@ def dagster_workspace_api() -> tuple[type, type, type]:
     from dagster._core.workspace.load_target import ModuleTarget
 
     return JobSubsetSelector, WorkspaceProcessContext, ModuleTarget
+
+
+# The instance configuration that launches runs at once, without a queue (tools/bench/launcher.py, the benchmark)
+RUN_AT_ONCE = {"run_coordinator": {"module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator"},
+               "run_launcher": {"module": "dagster._core.launcher", "class": "DefaultRunLauncher"}}
+"""dagster.yaml's `run_coordinator` and `run_launcher` as Dagster's defaults, by module path: Dagster's instance
+configuration names a class by its module, and its defaults live in `dagster._core` (there is no public alias)."""

@@ -113,3 +113,12 @@ def test_dagster_workspace_api():
              f"ModuleTarget takes {fields}")
     _require("dagster_workspace_api", hasattr(context, "create_request_context"),
              "WorkspaceProcessContext.create_request_context is gone")
+
+
+def test_run_at_once_instance_config():
+    import importlib
+
+    for key, ref in private_apis.RUN_AT_ONCE.items():
+        module = importlib.import_module(ref["module"])
+        _require("RUN_AT_ONCE", isinstance(getattr(module, ref["class"], None), type),
+                 f"{key}: {ref['module']}.{ref['class']} is gone")

@@ -25,13 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from dagster_project.domain.settings import REPO_ROOT
+from dagster_project.private_apis import RUN_AT_ONCE
 
 JOB = "monthly_pipeline"
 LOCATION = "fairuse"
 # The instance of the measurement: the operators' (dagster_home.yaml: its event log storage, no telemetry), but runs
-# launched at once (no queue, so no daemon needed; the queue's limit goes with it).
-RUN_AT_ONCE = {"run_coordinator": {"module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator"},
-               "run_launcher": {"module": "dagster._core.launcher", "class": "DefaultRunLauncher"}}
+# launched at once (no queue, so no daemon needed; the queue's limit goes with it): private_apis.RUN_AT_ONCE.
 
 
 def dagster_yaml() -> str:
