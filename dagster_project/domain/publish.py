@@ -56,6 +56,13 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _swap_in(tmp: Path, warehouse: Path) -> None:
+    """Rename the finished file `tmp` over the published `warehouse`, durably: readers see the old or the new."""
+    _fsync(tmp)
+    os.replace(tmp, warehouse)
+    _fsync(warehouse.parent)
+
+
 def month_partitioned_tables(manifest: Mapping[str, Any]) -> frozenset[str]:
     """`schema.table` of the published dbt models built one month at a time (materialized incremental), from a
     dbt manifest (manifest.json as a mapping). `table` models are rebuilt over every month: replaced whole."""
@@ -321,9 +328,7 @@ def publish(build_db: Path, warehouse: Path, month: str | None = None,
     tmp = warehouse.with_name(f".{warehouse.name}.publishing-{os.getpid()}")
     try:
         counts, mode, reason, months = _write_new_file(build_db, warehouse, tmp, month, month_tables)
-        _fsync(tmp)
-        os.replace(tmp, warehouse)
-        _fsync(warehouse.parent)
+        _swap_in(tmp, warehouse)
     except BaseException:
         _remove(tmp)
         raise
@@ -392,9 +397,7 @@ def publish_provisional(build_db: Path, warehouse: Path, source: Path, month: st
             con.execute("checkpoint")
         finally:
             con.close()
-        _fsync(tmp)
-        os.replace(tmp, warehouse)
-        _fsync(warehouse.parent)
+        _swap_in(tmp, warehouse)
     except BaseException:
         _remove(tmp)
         raise
