@@ -5,7 +5,8 @@ same work: read the same Parquet with the contract's types and build every table
 month (usage, cohorts, ratios, flags, enforcement, thresholds, surcharge and discussions, prohibited-use flags, the
 audit tables). It does not re-implement a rule: it is the SQL of every dbt model, so it cannot drift from them.
 
-- `compile_script(month)`: `dbt compile` of every model (no tests) once, with the month's vars, against an empty
+- `compile_script(month)`: `dbt compile` of every model (no tests; not the month-to-date watch's, which no
+  month's run builds) once, with the month's vars, against an empty
   scratch DuckDB that has only the raw sources (so every incremental model compiles as its full select:
   `is_incremental()` is false and the `delete_month_being_built` pre-hook renders to nothing). The models, in
   dependency order (manifest `depends_on`), become `create or replace view|table <relation> as (<compiled SQL>)`.
@@ -89,7 +90,7 @@ def _dbt_compile(month: str, policy: Any, hash_key: str, workdir: Path) -> dict:
     cmd = [dbt_executable(), "compile", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
            "--target-path", str(target), "--log-path", str(target), "--log-level-file", "none",
            "--no-send-anonymous-usage-stats", "--quiet",
-           "--select", "resource_type:model", "--exclude", "resource_type:test", "resource_type:unit_test",
+           "--select", "resource_type:model", "--exclude", "resource_type:test", "resource_type:unit_test", "tag:watch",
            "--indirect-selection", "empty",
            "--vars", json.dumps(dbt_vars_for_month(month, _policy(policy)))]
     env = {**os.environ, "FAIRUSE_BUILD_DB": str(scratch), "FAIRUSE_HASH_KEY": hash_key}
@@ -104,7 +105,9 @@ def _hooks(config: dict, key: str) -> list[str]:
 
 
 def _models_in_order(manifest: dict) -> list[dict]:
-    models = {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] == "model"}
+    # The month-to-date watch (tag `watch`) is no part of a month's build: `fairuse watch` builds it apart.
+    models = {uid: n for uid, n in manifest["nodes"].items()
+              if n["resource_type"] == "model" and "watch" not in n.get("tags", [])}
     graph = graphlib.TopologicalSorter()
     for uid in sorted(models):
         graph.add(uid, *sorted(d for d in models[uid]["depends_on"]["nodes"] if d in models))
