@@ -331,7 +331,7 @@ def test_a_failing_model_fails_the_step_naming_the_model(two_months, monkeypatch
 
     tmp, raw = two_months
     real = dbt_defs.dbt_vars_for_month
-    monkeypatch.setattr(dbt_defs, "dbt_vars_for_month", lambda m, p: {**real(m, p), "month": "2026-13-01"})
+    monkeypatch.setattr(dbt_defs, "dbt_vars_for_month", lambda m, p, *a: {**real(m, p, *a), "month": "2026-13-01"})
     settings = get_settings(str(raw), str(tmp / "bad" / "warehouse.duckdb"), str(tmp / "bad" / "exports"))
     outcomes = run_months(settings, ["2026-01"], out=io.StringIO())
     assert not outcomes[0].success
