@@ -6,7 +6,8 @@ the job. tests/test_private_apis.py (fast tier) is the canary: it checks every o
 versions and, when an upgrade changes one, fails naming the item and what changed. Fix the item here (or replace
 it with the public API the upgrade brought), nothing else.
 
-Versions these were written against: dagster 1.13, dagster-dbt 0.29, dbt-duckdb 1.11.
+Versions these were written against: dagster 1.13, dagster-dbt 0.29, dbt-duckdb 1.11; CPython 3.11-3.13 (the exit
+handlers, below).
 
 Importing this module imports nothing heavier than `dagster` and `dagster_dbt` themselves (which every caller has
 imported already); dbt-duckdb and Dagster's workspace modules are imported when their function is called.
@@ -169,3 +170,17 @@ RUN_AT_ONCE = {"run_coordinator": {"module": "dagster._core.run_coordinator", "c
                "run_launcher": {"module": "dagster._core.launcher", "class": "DefaultRunLauncher"}}
 """dagster.yaml's `run_coordinator` and `run_launcher` as Dagster's defaults, by module path: Dagster's instance
 configuration names a class by its module, and its defaults live in `dagster._core` (there is no public alias)."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CPython: the exit handlers, run before the CLI leaves without the interpreter's teardown (cli/main.py `entry`)
+
+
+def run_exit_handlers() -> None:
+    """Run (and clear) the callbacks registered with `atexit`, as the interpreter's shutdown runs them first.
+
+    Relies on `atexit._run_exitfuncs`, CPython's undocumented function that the interpreter's own shutdown
+    calls; the `atexit` module publishes no way to run its callbacks early."""
+    import atexit
+
+    atexit._run_exitfuncs()

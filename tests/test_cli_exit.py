@@ -13,6 +13,7 @@ def _entry_with_a_thread(tmp_path, daemon: bool) -> tuple[int, bool]:
     code = textwrap.dedent(f"""
         import sys, threading, time
         from pathlib import Path
+        import dagster_project.private_apis  # as a command that loaded the definitions: no teardown
         from dagster_project.cli import main
 
         def late_work():

@@ -51,4 +51,7 @@ def test_base_dir_defaults_to_dagsters_own(tmp_path, monkeypatch, given):
     config = {} if given is None else {"base_dir": str(tmp_path / given)}
     storage = UnsyncedSqliteEventLogStorage.from_config_value(None, config)
     expected = tmp_path / (given or "history/runs")
-    assert Path(storage._base_dir) == expected
+    with storage.run_connection("run-a"):  # Dagster's file per run, in the base folder
+        pass
+    storage.dispose()
+    assert (expected / "run-a.db").exists()

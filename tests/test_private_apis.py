@@ -16,7 +16,7 @@ from dagster_project import private_apis
 
 ROOT = Path(__file__).resolve().parents[1]
 PRIVATE_IMPORT = re.compile(r"from dagster\._|import dagster\._|dagster_dbt\.asset_utils|"
-                            r"from dbt\.adapters\.duckdb\.(connections|credentials)")
+                            r"from dbt\.adapters\.duckdb\.(connections|credentials)|atexit\._")
 
 
 def _params(fn) -> list[str]:
@@ -122,3 +122,19 @@ def test_run_at_once_instance_config():
         module = importlib.import_module(ref["module"])
         _require("RUN_AT_ONCE", isinstance(getattr(module, ref["class"], None), type),
                  f"{key}: {ref['module']}.{ref['class']} is gone")
+
+
+def test_run_exit_handlers():
+    """In a fresh process (running the handlers here would run pytest's own): a registered callback runs, once."""
+    import subprocess
+    import sys
+
+    code = ("import atexit, os\n"
+            "from dagster_project.private_apis import run_exit_handlers\n"
+            "atexit.register(print, 'handler ran')\n"
+            "run_exit_handlers()\n"
+            "print('after', flush=True)\n"
+            "os._exit(0)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
+    _require("run_exit_handlers", out.returncode == 0 and out.stdout.split("\n")[:2] == ["handler ran", "after"],
+             f"atexit._run_exitfuncs did not run the callback: {out.stdout!r} {out.stderr[-300:]!r}")

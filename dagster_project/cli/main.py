@@ -5,7 +5,6 @@ Every error is one line saying what is wrong and what to do (`--debug` for the t
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import sys
@@ -148,16 +147,21 @@ def entry() -> None:
     semaphores released, temporary folders removed), the standard streams are flushed, then the process ends.
     Every file and database the command wrote was closed by the code that wrote it (DuckDB files checkpointed
     or their WAL replayed on the next open; the run history committed). A normal exit instead when another
-    non-daemon thread is still alive (the interpreter would wait for it) or a profiler, debugger or coverage
-    is attached (they write their results at teardown).
+    non-daemon thread is still alive (the interpreter would wait for it), a profiler, debugger or coverage
+    is attached (they write their results at teardown), or the command never loaded the Dagster definitions (a light
+    command: nothing heavy to tear down). Running the exit handlers early needs a private CPython function,
+    behind dagster_project/private_apis.py.
 
     Before anything heavy is imported, the garbage collector is tuned for a short batch process
     (domain/gc_tuning.py: ~0.6 s of a demo month's collections)."""
     gc_tuning.for_building_months()
     code = main()
-    if sys.getprofile() is not None or sys.gettrace() is not None or _other_threads_alive():
-        sys.exit(code)
-    atexit._run_exitfuncs()  # what Py_Finalize would run first: atexit callbacks, weakref finalizers
+    loaded_dagster = "dagster_project.private_apis" in sys.modules  # the definitions' imports (Dagster, dbt)
+    if not loaded_dagster or sys.getprofile() is not None or sys.gettrace() is not None or _other_threads_alive():
+        sys.exit(code)  # a light command (nothing heavy to tear down), or something the interpreter must wait for
+    from dagster_project.private_apis import run_exit_handlers
+
+    run_exit_handlers()  # what Py_Finalize would run first: atexit callbacks, weakref finalizers
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
             stream.flush()

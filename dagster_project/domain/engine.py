@@ -103,8 +103,10 @@ def spark_bucket_refusal(s: Settings) -> str:
 
 
 def engine_for(s: Settings) -> Engine:
-    """The engine the settings name."""
+    """The engine the settings name; Spark with raw data in a bucket is refused here, for every step and door."""
     if s.engine == "spark":
+        if is_url(s.raw_dir):  # the CLI refuses it before any work (check_available); a run from the UI refuses here
+            raise EngineUnavailable(spark_bucket_refusal(s))
         from dagster_project.domain.spark_engine import SparkEngine
 
         return SparkEngine()
