@@ -18,8 +18,6 @@ import pytest
 from dagster_project.cli.main import main
 from tests.conftest import copy_conformance_raw, policy_with, run_pipeline
 
-pytestmark = pytest.mark.slow  # end-to-end: a real warehouse built by the pipeline, then dbt
-
 
 def _fingerprint(path: Path) -> dict[str, tuple[int, str]]:
     """Every file under (or at) `path`: mtime in ns and SHA-256 of the bytes."""
@@ -39,9 +37,31 @@ def built(tmp_path_factory):
     return settings
 
 
+def _simulate(settings, *extra: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["simulate", "--warehouse", str(settings.warehouse), "--policy", str(settings.policy_file),
+                     *extra])
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_simulate_on_the_fast_tiers_warehouse(conformance_build):
+    """The fast tier's guard for the defect (the month-grain pre-hook failed on `month: all` once the tables
+    existed): simulate over every month of a warehouse the pipeline built, which it leaves as it was."""
+    settings = conformance_build
+    published = {**_fingerprint(settings.warehouse), **_fingerprint(settings.exports_dir),
+                 **_fingerprint(settings.build_db)}
+    code, out, err = _simulate(settings, "--threshold-multiple", "3")
+    assert code == 0, err
+    assert [line.split()[0] for line in out.splitlines() if line.strip()[:4].isdigit()
+            and len(line.split()) == 8] == ["2026-01", "2026-02"]
+    assert {**_fingerprint(settings.warehouse), **_fingerprint(settings.exports_dir),
+            **_fingerprint(settings.build_db)} == published
+
+
+@pytest.mark.slow  # its own warehouse (no floors), built by the pipeline
 def test_simulate_on_a_warehouse_built_by_run(built):
     settings = built
-    policy = settings.policy_file  # the policy the warehouse was built with: only the threshold changes below
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         months = [m for (m,) in con.execute(
             "select distinct strftime(month, '%Y-%m') from marts.fct_user_monthly_usage order by 1").fetchall()]
@@ -57,15 +77,11 @@ def test_simulate_on_a_warehouse_built_by_run(built):
     published = {**_fingerprint(settings.warehouse), **_fingerprint(settings.exports_dir),
                  **_fingerprint(settings.build_db)}
 
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["simulate", "--warehouse", str(settings.warehouse), "--policy", str(policy),
-                     "--threshold-multiple", "3"])
-    assert code == 0, err.getvalue()
+    code, text, err = _simulate(settings, "--threshold-multiple", "3")
+    assert code == 0, err
     assert {**_fingerprint(settings.warehouse), **_fingerprint(settings.exports_dir),
             **_fingerprint(settings.build_db)} == published
 
-    text = out.getvalue()
     rows = {line.split()[0]: [int(v) for v in line.split()[1:]] for line in text.splitlines()
             if line.strip()[:4].isdigit() and len(line.split()) == 8}
     assert sorted(rows) == months
@@ -77,6 +93,7 @@ def test_simulate_on_a_warehouse_built_by_run(built):
     assert [(m, u, metric, "no longer flagged") for m, u, metric, *_ in changed] == expected_gone[:20]
 
 
+@pytest.mark.slow
 def test_simulate_twice_in_one_process_gives_the_same_answer(built):
     """The in-process runner keeps dbt's parsed project between invocations: a second simulation (and a month
     built after it) must not see the first one's scratch database or vars."""
