@@ -7,6 +7,7 @@ Fast tier, but for the Dagster run with a bad policy (definitions loaded, no dat
 from __future__ import annotations
 
 import copy
+import logging
 import re
 from pathlib import Path
 
@@ -107,9 +108,26 @@ def test_the_shipped_policy_is_accepted_and_declares_what_the_pipeline_computes(
     (_set("contact_center.default_rate_per_minute", {"gbp": 0.01}),
      "contact_center.default_rate_per_minute.gbp: must be an ISO 4217 currency code"),
     (_set("free_offerings.3.country", "nz"), "free_offerings[3].country: must be an ISO 3166"),
+    # well formed, but no such code: a typo that would leave a rate or a cohort unused
+    (_set("contact_center.default_rate_per_minute", {"GPB": 0.01}),
+     "contact_center.default_rate_per_minute.GPB: 'GPB' is not an ISO 4217 currency code"),
+    (_set("free_offerings.3.country", "UK"), "free_offerings[3].country: 'UK' is not an ISO 3166 alpha-2 country"),
 ])
 def test_each_kind_of_mistake_is_refused_in_one_line_naming_the_key(mutate, expected):
     assert expected in _refused(mutate)
+
+
+def test_a_key_written_twice_is_refused_naming_its_path_and_lines(tmp_path):
+    """Plain YAML keeps the last of two equal keys: the second `threshold_multiple` would win in silence."""
+    text = DEFAULT_POLICY_FILE.read_text()
+    line = next(x for x in text.splitlines() if x.strip().startswith("threshold_multiple:"))
+    path = tmp_path / "twice.yaml"
+    path.write_text(text.replace(line, f"{line}\n{line.split(':')[0]}: 3.0", 1))
+    first = text.splitlines().index(line) + 1
+    with pytest.raises(PolicyError) as refused:
+        load_policy(path)
+    assert str(refused.value) == (f"policy {path}: thresholds.threshold_multiple (lines {first} and {first + 1}): "
+                                  "a key written twice (YAML would keep the last silently)")
 
 
 def test_optional_keys_take_their_documented_defaults():
@@ -216,6 +234,31 @@ def test_a_dagster_run_with_a_bad_policy_fails_at_its_first_step_with_the_same_s
     assert (error.cls_name, error.message.strip()) == ("PolicyError", f"dagster_project.domain.policy.PolicyError: "
                                                                       f"{err.value}")
     assert not work.exists()
+
+
+def test_a_dagster_run_reports_the_names_no_account_has(tmp_path):
+    """The raw step logs a warning per policy name no account of the month has, and lists them in `raw/accounts`'
+    metadata; the month is still loaded."""
+    from dagster_project.defs.assets.raw import raw_month
+    from dagster_project.defs.resources import FairuseResource
+
+    raw = copy.deepcopy(SHIPPED)
+    raw["free_offerings"][3]["plan"] = "standrad"
+    policy = tmp_path / "typo.yaml"
+    policy.write_text(yaml.safe_dump(raw))
+    work = tmp_path / "work"
+    settings = settings_from_env({}, raw_dir=str(CONFORMANCE_RAW), warehouse=str(work / "warehouse.duckdb"),
+                                 exports_dir=str(work / "exports"), policy_file=str(policy))
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([raw_month], partition_key="2026-01", instance=instance,
+                            resources={"fairuse": FairuseResource.from_settings(settings)})
+    assert result.success
+    line = "plan 'standrad' (free_offerings[3].plan): no account of 2026-01 has it"
+    warnings = [e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING]
+    assert f"policy typo.yaml: {line}" in warnings
+    accounts = next(m for m in result.asset_materializations_for_node("raw_month")
+                    if m.asset_key == dg.AssetKey(["raw", "accounts"]))
+    assert f"- {line}" in accounts.metadata["policy_names_without_accounts"].value
 
 
 def test_the_hash_key_is_a_variable_never_a_value_in_dagsters_config(monkeypatch, tmp_path):

@@ -23,7 +23,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 OFFERINGS = ("calling", "chat", "messaging")
@@ -59,7 +68,25 @@ Positive = Annotated[float, Field(gt=0)]
 NonNegative = Annotated[float, Field(ge=0)]
 Fraction = Annotated[float, Field(gt=0, le=1)]  # a share or ratio, 0 < x <= 1
 Multiple = Annotated[float, Field(ge=1)]  # a multiple of a cohort's median, >= 1
-Currency = Annotated[str, StringConstraints(pattern=r"^([A-Z]{3}|default)$")]
+
+
+def _iso_code(kind: str, lookup: str) -> Any:
+    """A validator that the code (already in the right shape) is one ISO assigns: pycountry's ISO 4217 and 3166
+    tables, so a well-formed typo (GPB for GBP) is refused rather than a cohort or a rate left unused."""
+
+    def check(value: str) -> str:
+        import pycountry
+
+        if value not in ("default", "*") and getattr(pycountry, kind).get(**{lookup: value}) is None:
+            name = "ISO 4217 currency" if kind == "currencies" else "ISO 3166 alpha-2 country"
+            raise PydanticCustomError("unknown_code", f"{value!r} is not an {name} code")  # shape checked: no braces
+        return value
+
+    return AfterValidator(check)
+
+
+Currency = Annotated[str, StringConstraints(pattern=r"^([A-Z]{3}|default)$"), _iso_code("currencies", "alpha_3")]
+Country = Annotated[str, StringConstraints(pattern=r"^([A-Z]{2}|\*)$"), _iso_code("countries", "alpha_2")]
 # A rate: a number (any currency) or a mapping currency (ISO 4217, e.g. GBP) -> number with an optional `default`.
 Rate = NonNegative | dict[Currency, NonNegative]
 
@@ -92,7 +119,7 @@ class Metrics(_Section):
 
 
 class FreeOffering(_Section):
-    country: Annotated[str, StringConstraints(pattern=r"^([A-Z]{2}|\*)$")] = Field(
+    country: Country = Field(
         description='ISO 3166 alpha-2 country of the accounts, or "*" for any')
     plan: Annotated[str, StringConstraints(min_length=1)] = Field(description="the accounts' plan")
     offerings: Annotated[list[Offering], Field(min_length=1)] = Field(description="what is free for them")
@@ -458,12 +485,38 @@ def parse_policy(raw: Any, source: str = "policy") -> Policy:
     )
 
 
+def _key_written_twice(node: yaml.Node | None, path: str = "") -> str | None:
+    """The first key written twice in one mapping, as `full.path (lines N and M)`: plain YAML keeps the last one
+    silently, so a second `threshold_multiple` further down would win over the one its author reads."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            where = f"{path}.{key}" if path else key
+            if key in seen:
+                return f"{where} (lines {seen[key]} and {key_node.start_mark.line + 1})"
+            seen[key] = key_node.start_mark.line + 1
+            found = _key_written_twice(value_node, where)
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found = _key_written_twice(item, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
 def load_policy(path: str | Path) -> Policy:
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_text()
+        twice = _key_written_twice(yaml.compose(text, Loader=yaml.SafeLoader))
+        raw = yaml.safe_load(text)
     except FileNotFoundError as e:
         raise PolicyError(f"policy: file not found: {path}") from e
     except yaml.YAMLError as e:
         raise PolicyError(f"policy {path}: not valid YAML: {' '.join(str(e).split())}") from e
+    if twice:
+        raise PolicyError(f"policy {path}: {twice}: a key written twice (YAML would keep the last silently)")
     return parse_policy(raw, f"policy {path}")
