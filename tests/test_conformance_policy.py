@@ -88,9 +88,10 @@ def _text(value) -> str:
     return _fmt(value)
 
 
-# Prohibited use (tests/conformance/prohibited): the policy file as it is; one month of hand-built calls.
+# Prohibited use (tests/conformance/prohibited): the policy file as it is; one month of hand-built calls and
+# messages.
 PROHIBITED = CONFORMANCE / "prohibited"
-# The numbers behind each flag, worked out from the call records (make_raw.py's comments).
+# The numbers behind each flag, worked out from the call and message records (make_raw.py's comments).
 EVIDENCE = {
     "ad_api": {"outbound_calls": 300, "api_share": 1.0, "peak_calls_per_hour": 120},
     "tm_cold": {"outbound_calls": 200, "new_number_calls": 200, "new_number_share": 1.0,
@@ -98,6 +99,14 @@ EVIDENCE = {
     "vm_burst": {"outbound_calls": 50, "max_voicemails_in_window": 20},
     "bl_line": {"inbound_calls": 200, "distinct_callers": 200, "max_concurrent_inbound_calls": 3},
     "fw_pbx": {"forwarded_calls": 20, "forwarded_numbers": 1, "max_concurrent_forwarded_calls": 3},
+    "mb_blast": {"sent_messages": 285, "received_messages": 125, "message_recipients": 285, "new_recipients": 200,
+                 "new_recipient_share": 200 / 285, "reply_ratio": 40 / 200, "max_messages_in_burst_window": 60},
+}
+# Evidence sentences written by hand (the README beside make_raw.py works them out).
+SENTENCES = {
+    "mb_blast": "Sent 285 messages (200 SMS or MMS, 85 WhatsApp) to 285 numbers, 200 of them (70%) numbers the "
+                "account had not messaged or heard from earlier this month, of which 20% wrote back; up to 60 sent "
+                "within 60 s; the cohort's median user (NZ pro) messaged 0 new numbers.",
 }
 
 
@@ -124,5 +133,6 @@ def test_golden_prohibited_use_flags(prohibited):
                               "where user_id = ?", [user]).fetchone()
             assert dict(zip(cols, row[:-1], strict=True)) == want, user
             assert "+64" not in row[-1], row[-1]  # the evidence never quotes a number
+            assert row[-1] == SENTENCES.get(user, row[-1]), user
     finally:
         con.close()
