@@ -232,3 +232,54 @@ def test_a_lost_build_folder_never_shrinks_the_warehouse(raw, built, tmp_path):
     assert [o.month for o in outcomes] == MONTHS
     assert dump_tables(work / "warehouse.duckdb") == built["tables"]
     assert _files_digest(work / "exports") == built["exports"]
+
+
+def test_a_lost_build_folder_keeps_an_accepted_month_accepted_and_never_downgrades_what_is_published(
+        raw, built, tmp_path):
+    from dagster_project.domain import status
+    from dagster_project.domain.settings import get_settings
+
+    # March is genuinely small (thinned), published by the operator's accept over a January and February built whole.
+    work = _copy_work(built["two"], tmp_path / "work")
+    variant = _march_variant(raw, tmp_path / "raw", _thinned)
+    outcomes, _ = _run(work, variant, ["2026-03"], accept_incomplete=True)
+    assert outcomes[0].success, outcomes
+    accepted = month_state.read_months(work / "warehouse.duckdb")["2026-03"]
+    reason = accepted["reason"]
+    assert accepted["state"] == "accepted_incomplete" and "below 0.5 x the median of 2026-01..2026-02" in reason
+    tables, exports = dump_tables(work / "warehouse.duckdb"), _files_digest(work / "exports")
+
+    # The build folder lost: the lost months are rebuilt in month order, each once, March with the operator's earlier
+    # accept; the gate compares March with January and February as when it was accepted (the same reason); exit 0
+    # and everything as it was published.
+    shutil.rmtree(work / "build")
+    outcomes, out = _run(work, variant, ["2026-01"])
+    assert all(o.success for o in outcomes) and [o.month for o in outcomes] == MONTHS, outcomes
+    assert re.findall(r"\[(\d{4}-\d{2})\] building", out) == MONTHS, out
+    assert "; 2026-03 with its earlier accept (accepted incomplete: calls: " in out
+    states = month_state.read_months(work / "warehouse.duckdb")
+    assert [states[m]["state"] for m in MONTHS] == ["published", "published", "accepted_incomplete"]
+    assert states["2026-03"]["reason"] == reason
+    assert json.loads((work / "exports" / "2026-03" / "manifest.json").read_text())["accepted_incomplete"] == {
+        "reason": reason}
+    assert dump_tables(work / "warehouse.duckdb") == tables
+    assert _files_digest(work / "exports") == exports
+
+    # Lost again, and a March file broken meanwhile: the recovery stops at March (exit 1), nothing is published,
+    # and every month stays recorded as published, the rebuild's record beside it.
+    shutil.rmtree(work / "build")
+    broken = sorted((variant / "calls" / "month=2026-03").glob("*.parquet"))[0]
+    broken.write_bytes(b"not a parquet file")
+    before = _published(work)
+    outcomes, out = _run(work, variant, ["2026-01"])
+    assert re.findall(r"\[(\d{4}-\d{2})\] building", out) == MONTHS, out
+    assert [o.month for o in outcomes] == ["2026-03"] and broken.name in outcomes[0].error, outcomes
+    assert _published(work) == before
+    states = month_state.read_months(work / "warehouse.duckdb")
+    assert [states[m]["state"] for m in MONTHS] == ["published", "published", "accepted_incomplete"]
+    assert states["2026-03"]["reason"] == reason
+    assert (states["2026-03"]["rebuild"]["state"], states["2026-03"]["rebuild"]["step"]) == ("failed", "raw_month")
+    assert [states[m]["rebuild"]["state"] for m in MONTHS[:2]] == ["built", "built"]  # built whole, not published
+    settings = get_settings(str(variant), str(work / "warehouse.duckdb"), str(work / "exports"))
+    table = status.render_table(status.collect(settings))
+    assert re.search(r"2026-03 +accepted_incomplete", table) and "its rebuild failed at raw_month" in table, table
