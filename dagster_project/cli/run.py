@@ -39,7 +39,7 @@ def _failure(result) -> tuple[str | None, str]:
             message = err.message.strip()
             if err.cls_name == "NotPublishable":  # its message is the whole story
                 message = message.split(": ", 1)[-1]
-            return ev.step_key, message
+            return ev.step_key, " ".join(message.split())  # one line (dbt names each failed node on its own)
     return None, "the run failed (see the Dagster event log)"
 
 
