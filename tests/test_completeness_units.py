@@ -180,3 +180,25 @@ def test_the_late_data_sensor_reruns_a_held_month_when_its_files_change(tmp_path
     assert changed_held_months(raw, wh) == {}
     (folder / "part-001.parquet").write_bytes(b"the rest of the delivery")
     assert changed_held_months(raw, wh) == {"2026-03": month_fingerprint(raw, "2026-03")}
+
+
+def test_a_published_month_whose_rebuild_failed_stays_published_and_is_carried_only_once_whole(paths):
+    build, wh = paths
+    published = month_state.record(wh, "2026-02", "published", gate="passed", policy_version="v1")
+    mark_unpublished(build, "2026-02")  # rebuilt in the build database, then failed there
+    month_state.keep_published(wh, "2026-02", published, {"state": "failed", "step": "dbt_models", "error": "boom"})
+    feb = month_state.read_months(wh)["2026-02"]
+    assert (feb["state"], feb["policy_version"], feb["published_at"]) == ("published", "v1", published["published_at"])
+    assert feb["rebuild"] == {"state": "failed", "step": "dbt_models", "error": "boom"}
+    mark_unpublished(build, "2026-03")
+    month_state.record(wh, "2026-03", "built", gate="passed")
+    with pytest.raises(NotPublishable, match=r"^month 2026-02 must be rebuilt first \(published, but its rebuild is "
+                                             r"not whole: its run failed in dbt_models\)"):
+        check_publishable(build, wh, "2026-03", month_state.read_months(wh))
+    # Its rebuild whole (a later month's failure stopped the run before the publish that would carry it): carried.
+    month_state.keep_published(wh, "2026-02", published, {"state": "built", "gate": "passed"})
+    assert check_publishable(build, wh, "2026-03", month_state.read_months(wh)) == ["2026-02", "2026-03"]
+    # The next state recorded for the month replaces the rebuild's record.
+    assert "rebuild" not in month_state.record(wh, "2026-02", "building")
+    with pytest.raises(ValueError, match="not published"):
+        month_state.keep_published(wh, "2026-03", month_state.read_months(wh)["2026-03"], {"state": "failed"})

@@ -75,6 +75,20 @@ def test_publish_depends_on_every_published_model(defs):
     assert not any(k.path[1].startswith("int_") for k in marts)
 
 
+def test_the_completeness_gate_is_a_blocking_check_upstream_of_every_publish_asset(defs):
+    d, _ = defs
+    graph = d.resolve_asset_graph()
+    usage = dg.AssetKey(["marts", "fct_user_monthly_usage"])
+    gate = dg.AssetCheckKey(usage, "completeness_gate")
+    assert graph.get_check_spec(gate).blocking  # a failed gate stops the run's later steps
+    publish = {k for k in graph.get_all_asset_keys() if k.path[0] == "publish"}
+    assert publish == {WAREHOUSE_KEY, EXPORTS_KEY, dg.AssetKey(["publish", "report"])}
+    assert usage in graph.get(WAREHOUSE_KEY).parent_keys
+    assert all(usage in graph.get_ancestor_asset_keys(k) for k in publish)
+    # ... and the monthly job runs it, between the checked model and the publish assets.
+    assert gate in d.resolve_job_def("monthly_pipeline").asset_layer.asset_graph.asset_check_keys
+
+
 def test_settings_reach_resources_and_schedule(defs, settings):
     d, _ = defs
     schedule = d.resolve_schedule_def("monthly_pipeline_schedule")

@@ -178,6 +178,27 @@ def test_status_before_any_run_lists_the_raw_months_and_writes_nothing(tmp_path)
     assert table.returncode == 0 and "2026-02  not built" in table.stdout and "none holds the warehouse" in table.stdout
 
 
+def test_status_shows_a_held_month_and_an_accepted_incomplete_month_with_their_reasons(tmp_path):
+    from dagster_project.domain import month_state
+
+    settings = _settings(tmp_path, copy_conformance_raw(tmp_path))
+    accepted = "calls: 37,411 rows counted, below 0.5 x the median of 2025-11..2025-12 (80,712)"
+    held = "messages: no files for 2026-02 (raw folder messages/month=2026-02)"
+    month_state.record(settings.warehouse, "2026-01", "accepted_incomplete", gate="accepted", reason=accepted)
+    month_state.record(settings.warehouse, "2026-02", "held", gate="held", reason=held)
+    table = _status_cli(settings)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    at = {m: next(i for i, line in enumerate(lines) if line.startswith(f"{m} ")) for m in ("2026-01", "2026-02")}
+    assert re.match(r"2026-01 +accepted_incomplete ", lines[at["2026-01"]])
+    assert lines[at["2026-01"] + 1].split() == ["accepted_incomplete:", *accepted.split()]
+    assert re.match(r"2026-02 +held ", lines[at["2026-02"]])
+    assert lines[at["2026-02"] + 1].split() == ["held:", *held.split()]
+    found = {m["month"]: m for m in json.loads(_status_cli(settings, "--format", "json").stdout)["months"]}
+    assert (found["2026-01"]["state"], found["2026-01"]["reason"]) == ("accepted_incomplete", accepted)
+    assert (found["2026-02"]["state"], found["2026-02"]["reason"]) == ("held", held)
+
+
 def test_status_names_the_process_holding_the_lock_with_its_progress_and_a_killed_one(tmp_path):
     settings = _settings(tmp_path)
     holder = subprocess.Popen(
@@ -306,3 +327,27 @@ def test_a_piped_run_shows_each_step_and_model_as_it_happens_and_status_follows_
     os.utime(late, (time.time(), time.time()))
     jan = next(m for m in status.collect(settings)["months"] if m["month"] == "2026-01")
     assert jan["late_files"]["changed"] == [late.relative_to(raw).as_posix()]
+
+
+@pytest.mark.slow
+def test_a_quiet_run_prints_only_the_summary_and_its_error_on_stderr(tmp_path):
+    raw = copy_conformance_raw(tmp_path)
+    bad = sorted((raw / "calls" / "month=2026-02").glob("*.parquet"))[0]
+    bad.write_bytes(b"not a parquet file")
+    settings = _settings(tmp_path, raw)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dagster_project.cli.main", "run", "--quiet", "--raw-dir", str(raw), "--warehouse",
+         str(settings.warehouse), "--exports-dir", str(settings.exports_dir)],
+        cwd=REPO, env={**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")}, capture_output=True, text=True,
+        timeout=600)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out = proc.stdout.strip().splitlines()
+    # stdout: the summary, nothing before it (no month, step or model line), nothing after it.
+    assert out[0] == "Summary", proc.stdout
+    assert re.match(r"  1 month\(s\) built in \d+\.\ds$", out[-1]), proc.stdout
+    assert re.match(r"  2026-01 +\d", out[2]) and "  FAILED 2026-02: raw_month: " in proc.stdout
+    assert not re.search(r"\[2026-0\d\]|dbt |raw_month \d|building", proc.stdout), proc.stdout
+    # stderr: the error, one line naming the month and the file; no progress either.
+    err = proc.stderr.strip().splitlines()
+    assert err[-1].startswith("fairuse run: month 2026-02 failed: raw_month: ") and bad.name in err[-1], proc.stderr
+    assert not re.search(r"\[2026-0\d\]|dbt +\d+/\d+", proc.stderr), proc.stderr

@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -66,17 +67,18 @@ def raw(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def built(raw, tmp_path_factory):
-    """January and February built and published (a normal second month passes the gate), kept aside; then March:
-    the clean build of all three months."""
+    """January built and published, kept aside; February (a normal second month passes the gate), kept aside; then
+    March: the clean build of all three months."""
     work = tmp_path_factory.mktemp("whole-clean")
-    _, outcomes = run_pipeline(work, raw, months=MONTHS[:2])
-    assert all(o.success for o in outcomes), outcomes
-    two = _copy_work(work, tmp_path_factory.mktemp("whole-two") / "work")
-    _, outcomes = run_pipeline(work, raw, months=MONTHS[2:])
-    assert all(o.success for o in outcomes), outcomes
+    kept = {}
+    for name, month in (("one", "2026-01"), ("two", "2026-02"), (None, "2026-03")):
+        _, outcomes = run_pipeline(work, raw, months=[month])
+        assert all(o.success for o in outcomes), outcomes
+        if name:
+            kept[name] = _copy_work(work, tmp_path_factory.mktemp(f"whole-{name}") / "work")
     states = month_state.read_months(work / "warehouse.duckdb")
     assert {m: (states[m]["state"], states[m]["gate"]) for m in MONTHS} == {m: ("published", "passed") for m in MONTHS}
-    return {"two": two, "clean": work, "tables": dump_tables(work / "warehouse.duckdb"),
+    return {**kept, "clean": work, "tables": dump_tables(work / "warehouse.duckdb"),
             "exports": _files_digest(work / "exports")}
 
 
@@ -154,37 +156,46 @@ def test_the_cli_exits_non_zero_naming_the_dataset_and_the_override_publishes_an
     assert month_state.read_months(work / "warehouse.duckdb")["2026-03"]["state"] == "published"
 
 
+def _dbt_nodes_done(log: Path) -> tuple[int, int]:
+    """(nodes finished, nodes in the build) as dbt's log of the month says so far (`12 of 52 OK created ...`)."""
+    done = re.findall(r"(\d+) of (\d+) (?:OK|PASS)", log.read_text() if log.exists() else "")
+    return (max(int(d) for d, _ in done), int(done[0][1])) if done else (0, 0)
+
+
 def test_a_month_killed_in_its_dbt_step_is_never_published_nor_what_depends_on_it(raw, built, tmp_path):
-    work = tmp_path / "work"
-    _copy_work(built["two"], work)
-    # February again, killed half way through its dbt step.
+    work = _copy_work(built["one"], tmp_path / "work")  # January published; February never built before
+    before = _published(work)
     proc = subprocess.Popen(
         [sys.executable, "-m", "dagster_project.cli.main", "run", "--raw-dir", str(raw), "--warehouse",
          str(work / "warehouse.duckdb"), "--exports-dir", str(work / "exports"), "--month", "2026-02"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 300
-    while (month_state.read_months(work / "warehouse.duckdb")["2026-02"].get("state") != "building"
-           and time.time() < deadline):
-        time.sleep(0.05)
-    # Into dbt's models: killed once a month table is written (dbt's log says so), or 1.5 s into the step.
-    log, until = work / "logs" / "run-2026-02.log", time.time() + 1.5
-    while time.time() < until and "OK created sql incremental" not in (log.read_text() if log.exists() else ""):
-        time.sleep(0.02)
+    # Killed half way through its dbt step: once dbt's log says half of the month's nodes are done.
+    log, deadline = work / "logs" / "run-2026-02.log", time.time() + 300
+    done, total = _dbt_nodes_done(log)
+    while (not total or done < total // 2) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+        done, total = _dbt_nodes_done(log)
+    alive = proc.poll() is None
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert month_state.read_months(work / "warehouse.duckdb")["2026-02"]["state"] == "building"
-    before = _published(work)
+    assert alive, "the run of 2026-02 ended before it could be killed"
+    assert total and total // 2 <= done < total, (done, total)  # dbt had started, and not finished
+    feb = month_state.read_months(work / "warehouse.duckdb")["2026-02"]
+    assert (feb["state"], feb["step"]) == ("building", "dbt_models")
+    assert _published(work) == before and not (work / "exports" / "2026-02").exists()
 
-    # March alone (as a schedule or a backfill would): refused, naming the month to rebuild and the command.
+    # March alone (as a schedule or a backfill would): refused, naming February and the command that rebuilds it.
     outcomes, _ = _run(work, raw, ["2026-03"])
-    assert not outcomes[0].success
+    assert [o.month for o in outcomes] == ["2026-03"] and not outcomes[0].success
     error = outcomes[0].error
     assert error.startswith("publish__warehouse: month 2026-02 must be rebuilt first (its run was killed"), error
     assert "`fairuse run --month 2026-02`" in error and "\n" not in error
-    assert _published(work) == before and not (work / "exports" / "2026-03").exists()
-    assert month_state.read_months(work / "warehouse.duckdb")["2026-03"]["state"] == "built"
+    assert _published(work) == before  # the warehouse file and every export file byte for byte
+    assert not (work / "exports" / "2026-03").exists() and not (work / "reports" / "2026-03").exists()
+    states = month_state.read_months(work / "warehouse.duckdb")
+    assert (states["2026-02"]["state"], states["2026-03"]["state"]) == ("building", "built")
 
-    # Rebuilding February publishes it with March (built whole and waiting): the clean build of all three.
+    # February rebuilt: published with March (built whole meanwhile, over the partial February): the clean build.
     outcomes, _ = _run(work, raw, ["2026-02"])
     assert all(o.success for o in outcomes), outcomes
     assert dump_tables(work / "warehouse.duckdb") == built["tables"]
@@ -221,3 +232,54 @@ def test_a_lost_build_folder_never_shrinks_the_warehouse(raw, built, tmp_path):
     assert [o.month for o in outcomes] == MONTHS
     assert dump_tables(work / "warehouse.duckdb") == built["tables"]
     assert _files_digest(work / "exports") == built["exports"]
+
+
+def test_a_lost_build_folder_keeps_an_accepted_month_accepted_and_never_downgrades_what_is_published(
+        raw, built, tmp_path):
+    from dagster_project.domain import status
+    from dagster_project.domain.settings import get_settings
+
+    # March is genuinely small (thinned), published by the operator's accept over a January and February built whole.
+    work = _copy_work(built["two"], tmp_path / "work")
+    variant = _march_variant(raw, tmp_path / "raw", _thinned)
+    outcomes, _ = _run(work, variant, ["2026-03"], accept_incomplete=True)
+    assert outcomes[0].success, outcomes
+    accepted = month_state.read_months(work / "warehouse.duckdb")["2026-03"]
+    reason = accepted["reason"]
+    assert accepted["state"] == "accepted_incomplete" and "below 0.5 x the median of 2026-01..2026-02" in reason
+    tables, exports = dump_tables(work / "warehouse.duckdb"), _files_digest(work / "exports")
+
+    # The build folder lost: the lost months are rebuilt in month order, each once, March with the operator's earlier
+    # accept; the gate compares March with January and February as when it was accepted (the same reason); exit 0
+    # and everything as it was published.
+    shutil.rmtree(work / "build")
+    outcomes, out = _run(work, variant, ["2026-01"])
+    assert all(o.success for o in outcomes) and [o.month for o in outcomes] == MONTHS, outcomes
+    assert re.findall(r"\[(\d{4}-\d{2})\] building", out) == MONTHS, out
+    assert "; 2026-03 with its earlier accept (accepted incomplete: calls: " in out
+    states = month_state.read_months(work / "warehouse.duckdb")
+    assert [states[m]["state"] for m in MONTHS] == ["published", "published", "accepted_incomplete"]
+    assert states["2026-03"]["reason"] == reason
+    assert json.loads((work / "exports" / "2026-03" / "manifest.json").read_text())["accepted_incomplete"] == {
+        "reason": reason}
+    assert dump_tables(work / "warehouse.duckdb") == tables
+    assert _files_digest(work / "exports") == exports
+
+    # Lost again, and a March file broken meanwhile: the recovery stops at March (exit 1), nothing is published,
+    # and every month stays recorded as published, the rebuild's record beside it.
+    shutil.rmtree(work / "build")
+    broken = sorted((variant / "calls" / "month=2026-03").glob("*.parquet"))[0]
+    broken.write_bytes(b"not a parquet file")
+    before = _published(work)
+    outcomes, out = _run(work, variant, ["2026-01"])
+    assert re.findall(r"\[(\d{4}-\d{2})\] building", out) == MONTHS, out
+    assert [o.month for o in outcomes] == ["2026-03"] and broken.name in outcomes[0].error, outcomes
+    assert _published(work) == before
+    states = month_state.read_months(work / "warehouse.duckdb")
+    assert [states[m]["state"] for m in MONTHS] == ["published", "published", "accepted_incomplete"]
+    assert states["2026-03"]["reason"] == reason
+    assert (states["2026-03"]["rebuild"]["state"], states["2026-03"]["rebuild"]["step"]) == ("failed", "raw_month")
+    assert [states[m]["rebuild"]["state"] for m in MONTHS[:2]] == ["built", "built"]  # built whole, not published
+    settings = get_settings(str(variant), str(work / "warehouse.duckdb"), str(work / "exports"))
+    table = status.render_table(status.collect(settings))
+    assert re.search(r"2026-03 +accepted_incomplete", table) and "its rebuild failed at raw_month" in table, table

@@ -15,6 +15,8 @@ from dagster_project.domain import month_state, warehouse_lock
 from dagster_project.domain.raw_files import months_in_raw
 from dagster_project.domain.settings import Settings
 
+PUBLISHED_STATES = ("published", "accepted_incomplete")  # domain/month_state.py
+
 # The per-step lines below are the progress report; Dagster's own console log only for warnings.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -37,7 +39,7 @@ def _failure(result) -> tuple[str | None, str]:
             message = err.message.strip()
             if err.cls_name == "NotPublishable":  # its message is the whole story
                 message = message.split(": ", 1)[-1]
-            return ev.step_key, message
+            return ev.step_key, " ".join(message.split())  # one line (dbt names each failed node on its own)
     return None, "the run failed (see the Dagster event log)"
 
 
@@ -62,6 +64,31 @@ def lost_months(settings: Settings) -> list[str]:
     return sorted(lost & set(months_in_raw(settings.raw_dir)))
 
 
+def earlier_accepts(settings: Settings, months: list[str],
+                    recorded: dict[str, dict]) -> dict[str, str]:
+    """Months among `months` an operator published as accepted incomplete -> the reason the gate held them: from
+    the month states (`recorded`), else from the month's exports manifest (`accepted_incomplete.reason`)."""
+    import json
+
+    from dagster_project.domain.locations import Folder
+
+    out = {}
+    for month in months:
+        entry = recorded.get(month) or {}
+        if entry.get("state") == "accepted_incomplete":
+            out[month] = entry.get("reason") or ""
+            continue
+        folder = Folder(settings.exports_dir) / month
+        try:
+            manifest = json.loads(folder.read_bytes("manifest.json"))
+        except (OSError, ValueError):
+            continue
+        accepted = manifest.get("accepted_incomplete") if isinstance(manifest, dict) else None
+        if isinstance(accepted, dict):
+            out[month] = str(accepted.get("reason") or "")
+    return out
+
+
 def unfinished_months(settings: Settings) -> list[str]:
     """Months rebuilt in the build database, not yet published, whose build is not whole (killed, failed, held)."""
     from dagster_project.domain import month_state
@@ -69,6 +96,18 @@ def unfinished_months(settings: Settings) -> list[str]:
 
     states = month_state.read_months(settings.warehouse)
     return sorted(m[:7] for m in unpublished_months(settings.build_db) if not is_whole(states.get(m[:7])))
+
+
+def keep_published(settings: Settings, recorded: dict[str, dict]) -> None:
+    """A published month a run rebuilt and did not publish again (its rebuild failed or was held, or a later month's
+    did before the publish that would have carried it) stays published: the warehouse and exports still have it.
+    Its rebuild's record goes beside it (domain/month_state.keep_published): what the build database holds of it,
+    which no publish carries unless whole. `recorded`: the month states before the run."""
+    now = month_state.read_months(settings.warehouse)
+    for month, before in recorded.items():
+        if (before.get("state") in PUBLISHED_STATES and month in now
+                and now[month].get("state") not in PUBLISHED_STATES):
+            month_state.keep_published(settings.warehouse, month, before, now[month])
 
 
 def check_policy_history(settings: Settings, configured, months: list[str], restate_under: str | None) -> None:
@@ -119,59 +158,73 @@ def _run_months(settings: Settings, months: list[str], reporter: Reporter,
     job = defs.resolve_job_def("monthly_pipeline")
     known = set(monthly_partitions.get_partition_keys())
     instance = dagster_instance()
-    outcomes = []
-    # A lost build folder: the published months it lacked are rebuilt from the raw data (raw and dbt only, nothing
-    # published), so that the first publish carries every one of them; then every month is run as usual.
-    # Likewise a month asked for that is unfinished in the build (a killed or failed run): built first, so that
-    # the months before it can be published (a month not asked for makes the run refuse, naming it).
+    outcomes: list[MonthOutcome] = []
+    recorded = month_state.read_months(settings.warehouse)  # as it was before this run touched any month
+    # A lost build folder: the published months it lacked are rebuilt from the raw data, and a month asked for that
+    # is unfinished in the build (a killed or failed run) is rebuilt too (a month not asked for makes the run refuse,
+    # naming it). Every month is built once, in month order (the completeness gate compares each with the months
+    # before it); the months before the last of those are built only (raw and dbt), and the first publish after them
+    # carries them all, since no publish may drop a published month nor carry an unfinished one.
     lost = lost_months(settings)
     asked = set(months)
-    unfinished = [m for m in unfinished_months(settings) if m in months]
-    first = min([*months, *lost])
-    plan = [(m, False) for m in sorted({*lost, *unfinished}) if m != first]
+    unfinished = [m for m in unfinished_months(settings) if m in asked]
+    # A lost month the operator had published as accepted incomplete is rebuilt with that accept (it restores what
+    # was published; it only matters if the gate holds it again); --accept-incomplete applies to the months asked for.
+    carried = earlier_accepts(settings, lost, recorded)
     if lost:
         months = sorted({*months, *lost})
         reporter.line(f"the build database lacks published month(s) {', '.join(lost)}: rebuilding them from the raw "
-                      f"data before publishing")
+                      f"data before publishing"
+                      + "".join(f"; {m} with its earlier accept (accepted incomplete: {r})"
+                                for m, r in sorted(carried.items())))
+    publish_from = max([*lost, *unfinished], default="")
     build_only = sorted((k for k in defs.resolve_asset_graph().materializable_asset_keys if k.path[0] != "publish"),
                         key=lambda k: k.to_user_string())
-    tags = {ACCEPT_TAG: "true"} if accept_incomplete else {}
-    for month, publish in [*plan, *((m, True) for m in months)]:
-        # only the months asked for are restated (a lost or unfinished month rebuilt first keeps its version)
-        month_tags = {**tags, RESTATE_TAG: restate_under} if restate_under and month in asked else tags
-        if month not in known:
-            msg = (f"month {month} is outside the partitions ({monthly_partitions.get_first_partition_key()} .. "
-                   f"{monthly_partitions.get_last_partition_key()})")
-            outcomes.append(MonthOutcome(month, False, 0.0, msg))
-            break
-        log_file = settings.data_dir / "logs" / f"run-{month}.log"
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        run_id = str(uuid.uuid4())
-        month_state.record(settings.warehouse, month, "building", run_id=run_id, step=None, error=None)
-        reporter.month_started(month, log_file, "" if publish else " (not published yet)")
-        instance.add_event_listener(run_id, reporter.dagster_event)  # each event as the run writes it
-        t0 = time.perf_counter()
-        # dagster-dbt echoes dbt's raw log to stdout: keep it in the month's log file, out of the progress lines.
-        with open(log_file, "w") as log, contextlib.redirect_stdout(log), watch_nodes(reporter.dbt_node):
-            result = job.execute_in_process(partition_key=month, instance=instance, raise_on_error=False,
-                                            run_config=QUIET, run_id=run_id, tags=month_tags,
-                                            asset_selection=None if publish else build_only)
-        secs = time.perf_counter() - t0
-        reporter.month_finished(month, result.success, secs, "done" if publish else "built")
-        if not result.success:
-            held = _held(settings, month)
-            step, error = _failure(result)
-            # A held month keeps its state and reason (recorded by the gate); a month built whole whose publish
-            # failed or was refused stays built (the failing step and error recorded beside it); else failed.
-            state = (month_state.read_months(settings.warehouse).get(month) or {}).get("state")
-            if not held:
-                month_state.record(settings.warehouse, month, "built" if state == "built" else "failed",
-                                   run_id=run_id, step=step, error=error)
-            outcomes.append(MonthOutcome(month, False, secs, held or (f"{step}: {error}" if step else error)))
-            break
-        if not publish:
-            continue
-        outcomes.append(MonthOutcome(month, True, secs))
+    waiting: list[MonthOutcome] = []  # built only, published by the next publish
+    try:
+        for month in months:
+            publish = month >= publish_from
+            month_tags = {ACCEPT_TAG: "true"} if (accept_incomplete and month in asked) or month in carried else {}
+            # only the months asked for are restated (a lost or unfinished month rebuilt first keeps its version)
+            if restate_under and month in asked:
+                month_tags[RESTATE_TAG] = restate_under
+            if month not in known:
+                msg = (f"month {month} is outside the partitions ({monthly_partitions.get_first_partition_key()} .. "
+                       f"{monthly_partitions.get_last_partition_key()})")
+                outcomes.append(MonthOutcome(month, False, 0.0, msg))
+                break
+            log_file = settings.data_dir / "logs" / f"run-{month}.log"
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            run_id = str(uuid.uuid4())
+            month_state.record(settings.warehouse, month, "building", run_id=run_id, step=None, error=None)
+            reporter.month_started(month, log_file, "" if publish else " (not published yet)")
+            instance.add_event_listener(run_id, reporter.dagster_event)  # each event as the run writes it
+            t0 = time.perf_counter()
+            # dagster-dbt echoes dbt's raw log to stdout: keep it in the month's log file, out of the progress lines.
+            with open(log_file, "w") as log, contextlib.redirect_stdout(log), watch_nodes(reporter.dbt_node):
+                result = job.execute_in_process(partition_key=month, instance=instance, raise_on_error=False,
+                                                run_config=QUIET, run_id=run_id, tags=month_tags,
+                                                asset_selection=None if publish else build_only)
+            secs = time.perf_counter() - t0
+            reporter.month_finished(month, result.success, secs, "done" if publish else "built")
+            if not result.success:
+                held = _held(settings, month)
+                step, error = _failure(result)
+                # A held month keeps its state and reason (recorded by the gate); a month built whole whose publish
+                # failed or was refused stays built (the failing step and error recorded beside it); else failed.
+                state = (month_state.read_months(settings.warehouse).get(month) or {}).get("state")
+                if not held:
+                    month_state.record(settings.warehouse, month, "built" if state == "built" else "failed",
+                                       run_id=run_id, step=step, error=error)
+                outcomes.append(MonthOutcome(month, False, secs, held or (f"{step}: {error}" if step else error)))
+                break
+            if not publish:
+                waiting.append(MonthOutcome(month, True, secs))
+                continue
+            outcomes += [*waiting, MonthOutcome(month, True, secs)]
+            waiting = []
+    finally:
+        keep_published(settings, recorded)
     return outcomes
 
 

@@ -14,6 +14,11 @@ States of a month (`MonthState.state`):
 - `failed`     its run failed (`step`, `error`);
 - `held`       the completeness gate held it (`reason`): nothing of it was published;
 - `accepted_incomplete`  published although the gate held it, by an operator's explicit choice (`reason`).
+
+A published month whose rebuild by `fairuse run` failed or was held keeps its published state (what analysts and
+finance have is still that month); the rebuild's own record (state, step, error, reason, run) is kept beside it
+under `rebuild`, and that is what says whether the build database holds it whole (domain/publish.is_whole). The
+next state recorded for the month replaces it.
 """
 
 from __future__ import annotations
@@ -60,6 +65,12 @@ def _locked(warehouse: Path) -> Iterator[None]:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
+def _write(path: Path, months: dict[str, dict[str, Any]]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"months": dict(sorted(months.items()))}, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
 def record(warehouse: Path, month: str, state: str, **fields: Any) -> dict[str, Any]:
     """Set `month`'s state (and any other fields, e.g. step, error, reason, policy_version, code_version, run_id);
     fields given as None are removed. Returns the month's new record."""
@@ -69,6 +80,7 @@ def record(warehouse: Path, month: str, state: str, **fields: Any) -> dict[str, 
     with _locked(warehouse):
         months = read_months(warehouse)
         entry = dict(months.get(month, {}))
+        entry.pop("rebuild", None)  # a new state describes the month's build itself
         entry.update({"state": state, "updated_at": now_utc(), f"{state}_at": now_utc()})
         for key, value in fields.items():
             if value is None:
@@ -76,7 +88,21 @@ def record(warehouse: Path, month: str, state: str, **fields: Any) -> dict[str, 
             else:
                 entry[key] = value
         months[month] = entry
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"months": dict(sorted(months.items()))}, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, path)
+        _write(path, months)
+    return entry
+
+
+def keep_published(warehouse: Path, month: str, published: dict[str, Any], rebuild: dict[str, Any]) -> dict[str, Any]:
+    """After a failed or held rebuild of a month that was published: its record goes back to `published` (its record
+    as published: state, reason, versions, times), with the rebuild's record beside it under `rebuild`. Returns the
+    month's new record."""
+    if published.get("state") not in ("published", "accepted_incomplete"):
+        raise ValueError(f"month {month} was not published ({published.get('state')})")
+    path = state_path(warehouse)
+    with _locked(warehouse):
+        months = read_months(warehouse)
+        entry = {**{k: v for k, v in published.items() if k != "rebuild"}, "updated_at": now_utc(),
+                 "rebuild": {k: v for k, v in rebuild.items() if v is not None}}
+        months[month] = entry
+        _write(path, months)
     return entry

@@ -181,14 +181,25 @@ def built_months(build_db: Path) -> set[str]:
 
 
 def is_whole(entry: Mapping[str, Any] | None) -> bool:
-    """Whether a month's record (domain/month_state.py) says its build is whole and may be published."""
+    """Whether a month's record (domain/month_state.py) says its build is whole and may be published (for a
+    published month whose rebuild failed or was held, the rebuild's record says)."""
     if not entry:
         return False
+    if entry.get("rebuild"):
+        return is_whole(entry["rebuild"])
     return (entry.get("state") in ("published", "accepted_incomplete")
             or (entry.get("state") == "built" and entry.get("gate") in WHOLE_GATES))
 
 
+def build_record(entry: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """A month's record as the build database has it: a failed or held rebuild's record for a month kept
+    published, else the record itself."""
+    return (entry or {}).get("rebuild") or entry or {}
+
+
 def _why_not_whole(entry: Mapping[str, Any] | None) -> str:
+    if (entry or {}).get("rebuild"):
+        return f"published, but its rebuild is not whole: {_why_not_whole(entry['rebuild'])}"
     state = (entry or {}).get("state")
     if state == "held":
         return f"held by the completeness gate: {entry.get('reason')}"
@@ -208,7 +219,7 @@ def check_publishable(build_db: Path, warehouse: Path, month: str,
     pending = {m[:7] for m in unpublished_months(build_db)} | {month}
     this = months.get(month)
     if not is_whole(this):
-        held = (this or {}).get("state") == "held"
+        held = build_record(this).get("state") == "held"
         raise NotPublishable(
             f"month {month} is not published: {_why_not_whole(this)}; "
             + (f"accept it as it is with `{rebuild_command([month])} --accept-incomplete`, or rebuild it once its "
@@ -218,7 +229,7 @@ def check_publishable(build_db: Path, warehouse: Path, month: str,
     partial = [m for m in sorted(pending - {month}) if not is_whole(months.get(m))]
     if partial:
         first = partial[0]
-        held = (months.get(first) or {}).get("state") == "held"
+        held = build_record(months.get(first)).get("state") == "held"
         raise NotPublishable(
             f"month {first} must be rebuilt first ({_why_not_whole(months.get(first))}): publishing {month} would "
             f"publish it and what is computed from it (streaks, ladder, restatements); rebuild it with "

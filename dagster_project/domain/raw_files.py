@@ -144,7 +144,8 @@ def _footer(con: duckdb.DuckDBPyConnection, f: RawFile) -> tuple[dict[str, str],
         rows = con.execute(f"describe select * from read_parquet({sql_str(str(f.path))})").fetchall()
         (n,) = con.execute(f"select num_rows from parquet_file_metadata({sql_str(str(f.path))})").fetchone()
     except duckdb.Error as e:
-        raise BadRawFile(f"{f.rel}: cannot be read as Parquet ({e.__class__.__name__}: {e})") from e
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else ""  # not DuckDB's query and caret lines
+        raise BadRawFile(f"{f.rel}: cannot be read as Parquet ({e.__class__.__name__}: {detail})") from e
     return {r[0]: r[1] for r in rows}, int(n)
 
 

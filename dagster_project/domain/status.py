@@ -276,6 +276,12 @@ def render_table(status: dict[str, Any]) -> str:
             lines.append(f"{'':<8} failed at {e.get('step', '?')}: {e.get('error', '(no detail)')}")
         elif e.get("reason"):
             lines.append(f"{'':<8} {e['state']}: {e['reason']}")
+        rebuild = e.get("rebuild")
+        if rebuild:  # a published month whose rebuild failed or was held: still published as before
+            why = (f"failed at {rebuild.get('step', '?')}: {rebuild.get('error', '(no detail)')}"
+                   if rebuild.get("state") == "failed" else f"held: {rebuild.get('reason')}"
+                   if rebuild.get("state") == "held" else f"is {rebuild.get('state')}, not published")
+            lines.append(f"{'':<8} its rebuild {why} (what is published is unchanged)")
         if e.get("late_files"):
             lf = e["late_files"]
             names = [*lf["new"], *lf["changed"], *lf["removed"]]

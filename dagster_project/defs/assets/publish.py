@@ -18,6 +18,7 @@ from dagster_project.domain.engine import engine_for
 from dagster_project.domain.policy_versions import IN_FORCE, RESTATED, month_versions
 from dagster_project.domain.publish import (
     NotPublishable,
+    build_record,
     check_publishable,
     month_figures,
     month_partitioned_tables,
@@ -87,7 +88,7 @@ def build_publish_assets(dbt_models: dg.AssetsDefinition, manifest: Path) -> lis
         context.log.info(f"published {s.warehouse} ({published.mode}: {published.reason}) "
                          f"in {published.seconds:.2f}s")
         for m in months:
-            accepted = (states.get(m) or {}).get("gate") == "accepted"
+            accepted = build_record(states.get(m)).get("gate") == "accepted"
             month_state.record(s.warehouse, m, "accepted_incomplete" if accepted else "published",
                                publish_run=context.run_id, error=None)
         this = month_state.read_months(s.warehouse)[month]
