@@ -9,7 +9,9 @@
 
 Deterministic: no wall-clock time anywhere (the page shows the month's data_complete_to), fixed ordering and
 number formats, SVG with fixed ids, so an unchanged re-run rewrites nothing (files are only replaced when their
-bytes change). Files are written under a temporary name and renamed; the report goes last.
+bytes change). Files are written under a temporary name and renamed; the report goes last. The month-to-date
+watch's provisional page (`watch.html`, written by `fairuse watch` before the month was built) is removed once the
+report is written: the report and the notices are what count then.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ from dagster_project.domain.report.notices import (
     read_csv,
 )
 from dagster_project.domain.report.notices import REASON_LABELS as NOTICE_REASON_LABELS
+
+WATCH_PAGE = "watch.html"  # the month-to-date watch's page (report/watch_page.py), provisional until the month is built
 
 COUNT_LABELS = {
     "events_counted": "Events counted",
@@ -317,6 +321,7 @@ def build_month_report(warehouse: Path, exports_dir: Path | str, reports_dir: Pa
     html = environment().get_template("report.html.j2").render(**context)
     path = out / "report.html"
     written += _atomic_write(path, html.encode("utf-8"))
+    (out / WATCH_PAGE).unlink(missing_ok=True)  # provisional: the month is built now
     return ReportResult(
         month=month, path=path, summary_md=summary_markdown(month, glance, notices, changed, exports, data),
         size_bytes=path.stat().st_size, notices=[n.account_id for n in notices], notices_changed=changed,
