@@ -290,6 +290,7 @@ def test_every_documented_command_runs_on_a_fresh_copy(tmp_path):
     # what the docs promised is there: the demo's months published, the docs site with column types
     assert (copy / "data" / "exports" / "2026-10" / "manifest.json").is_file()
     assert (copy / "ladder.csv").read_text().startswith("account_id,")
+    assert (copy / "data" / "reports" / "2026-11" / "watch.html").is_file()  # the watch of a generated November
     assert (copy / "dbt_models" / "target" / "docs" / "static_index.html").is_file()
     # every column of every published table is documented (the models' .yml against the real tables)
     manifest = json.loads((copy / "dbt_models" / "target" / "docs" / "manifest.json").read_text())
