@@ -1,5 +1,6 @@
-"""Prohibited-use detection measured, not asserted: precision and recall per pattern on data no threshold was
-chosen on.
+"""Prohibited-use detection measured on data no threshold was chosen on, and held to what is measured there today:
+every planted variant of every pattern found in every run, each flagged with its own pattern only, and no hard
+negative flagged (precision and recall 1.0 per pattern and per variant).
 
 The thresholds (policy/fair_use_policy.yaml, `prohibited_use`) were set from the sources cited there and checked
 on the generator's seeds 1, 2 and 3 at 400 users and seed 1 at 2,000 users (docs/policy-owners.md). Here:
@@ -49,10 +50,27 @@ def test_precision_and_recall_per_pattern_on_held_out_seeds_and_sizes(runs):
     for pattern in PATTERNS:
         r = report["patterns"][pattern]
         assert r["expected"] >= 4 * len(runs), (pattern, r)  # several variants in every run
-        assert r["precision"] is not None and r["precision"] >= 0.95, (pattern, r)
-        assert r["recall"] >= 0.9, (pattern, r)
-    for variant, v in report["variants"].items():  # no variant is missed everywhere
-        assert v["planted"] == len(runs) and v["detected"] >= 1, (variant, v)
+        # What is measured on these seeds: every planted user-month found, no flag on anyone else.
+        assert (r["false_positives"], r["missed"]) == ([], []), (pattern, r)
+        assert r["precision"] == r["recall"] == 1.0, (pattern, r)
+    for variant, v in report["variants"].items():
+        assert v["planted"] == len(runs), (variant, v)  # every variant in every run
+        # Per variant, in every run: detected (recall 1.0), and flagged with its own pattern only (a slow list
+        # caller is telemarketing, never auto-dialing as well): precision 1.0.
+        assert (v["missed"], v["flagged_as_other"]) == ([], []), (variant, v)
+        assert v["detected"] == v["flags"] == v["planted"], (variant, v)
+
+
+def test_every_robo_dialer_is_caught_and_flagged_as_auto_dialing_only(runs):
+    """The policy strictly prohibits robo-dialers, auto-dialing and predictive dialing (POLICY.md): each variant of
+    machine or API dialing, in every run, is flagged, and as auto-dialing, not as the telemarketing it also
+    resembles."""
+    report = combine([r["report"] for r in runs])
+    dialers = {k: v for k, v in report["variants"].items() if k.startswith("auto_dialing/")}
+    assert {k.split("/", 1)[1] for k in dialers} >= {"predictive_parallel", "fixed_rate_robocall",
+                                                     "progressive_wrap", "human_paced_api"}
+    for variant, v in dialers.items():
+        assert v["recall"] == 1.0 and v["flagged_as_other"] == [], (variant, v)
 
 
 def test_no_hard_negative_is_flagged(runs):
@@ -65,6 +83,8 @@ def test_no_hard_negative_is_flagged(runs):
                  "heavy_messager"):
         assert kinds[kind]["user_months"] >= len(runs), kind
     assert {k: h["flagged"] for k, h in kinds.items() if h["flagged"]} == {}
+    for run in runs:  # and in each run, every hard negative it planted is unflagged
+        assert all(not h["flagged"] for h in run["report"]["hard_negatives"].values()), run["seed"]
 
 
 def test_evidence_cites_the_numbers_and_the_cohort_never_a_phone_number(runs):

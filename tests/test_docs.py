@@ -24,14 +24,38 @@ from tests.conftest import REPO
 # The order a reader meets them: the front door, then each reader's guide.
 GUIDES = ["analysts", "operators", "finance", "policy-owners", "developers"]
 READING_ORDER = [REPO / "README.md", *(REPO / "docs" / f"{g}.md" for g in GUIDES)]
-USER_DOCS = [REPO / "README.md", REPO / "BENCHMARKS.md", REPO / "SPARK_BENCH_NOTES.md",
-             *sorted((REPO / "docs").glob("*.md"))]
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def linked_docs(start: Path = REPO / "README.md") -> list[Path]:
+    """Every text file of the repository a reader reaches by following relative links from the README (Markdown
+    files are followed further): the guides, but also e.g. tests/conformance/README.md and the policy file."""
+    seen, todo = set(), [start]
+    while todo:
+        doc = todo.pop()
+        if doc in seen:
+            continue
+        seen.add(doc)
+        if doc.suffix != ".md":
+            continue
+        for target in LINK.findall(doc.read_text()):
+            path = target.partition("#")[0]
+            dest = (doc.parent / path).resolve() if path and not re.match(r"^[a-z]+:", target) else None
+            if dest and dest.is_file() and dest.is_relative_to(REPO) and dest.suffix in (".md", ".yaml", ".yml"):
+                todo.append(dest)
+    return sorted(seen)
+
+
+USER_DOCS = sorted({REPO / "README.md", REPO / "BENCHMARKS.md", REPO / "SPARK_BENCH_NOTES.md",
+                    *(REPO / "docs").glob("*.md"), *(d for d in linked_docs() if d.suffix == ".md")})
+# The dbt project's descriptions (models, columns, exposures: the docs site and the warehouse's comments).
+DBT_DOCS = sorted(p for ext in ("yml", "md") for p in (REPO / "dbt_models").rglob(f"*.{ext}")
+                  if not {"target", "dbt_packages"} & set(p.relative_to(REPO / "dbt_models").parts))
 
 ISSUE_NUMBER = re.compile(r"\b(issues?|PR|pull request)\s*#?\d+|(^|\s)#\d+\b", re.IGNORECASE)
 FENCE = re.compile(r"^```(sh|bash|shell|console)\s*$")
 MARKER = re.compile(r"^<!-- docs-test: (.*?) -->$")
 SKIP = re.compile(r"^skip \((.+)\)$")
-LINK = re.compile(r"\]\(([^)\s]+)\)")
 DEMO_ARGS = "--users 200 --months 2026-09..2026-10 --calls-per-user 20"
 
 
@@ -84,10 +108,20 @@ def github_anchors(doc: Path) -> set[str]:
 
 
 def test_no_internal_issue_numbers_in_the_documentation():
+    docs = sorted({*USER_DOCS, *linked_docs(), *DBT_DOCS})
     found = [f"{doc.relative_to(REPO)}:{n}: {line.strip()}"
-             for doc in USER_DOCS for n, line in enumerate(doc.read_text().split("\n"), 1)
+             for doc in docs for n, line in enumerate(doc.read_text().split("\n"), 1)
              if ISSUE_NUMBER.search(line)]
     assert not found, "internal issue numbers mean nothing to a reader:\n" + "\n".join(found)
+
+
+def test_the_issue_number_check_reads_every_linked_doc_and_the_dbt_descriptions():
+    linked = {str(d.relative_to(REPO)) for d in linked_docs()}
+    assert {"README.md", "docs/operators.md", "docs/WATCH.md", "tests/conformance/README.md",
+            "policy/fair_use_policy.yaml"} <= linked
+    dbt = {str(d.relative_to(REPO)) for d in DBT_DOCS}
+    assert "dbt_models/models/exposures.yml" in dbt and "dbt_models/models/marts/watch/_watch.yml" in dbt
+    assert not any("/target/" in d for d in dbt)
 
 
 def test_the_issue_number_check_finds_one():
@@ -256,6 +290,7 @@ def test_every_documented_command_runs_on_a_fresh_copy(tmp_path):
     # what the docs promised is there: the demo's months published, the docs site with column types
     assert (copy / "data" / "exports" / "2026-10" / "manifest.json").is_file()
     assert (copy / "ladder.csv").read_text().startswith("account_id,")
+    assert (copy / "data" / "reports" / "2026-11" / "watch.html").is_file()  # the watch of a generated November
     assert (copy / "dbt_models" / "target" / "docs" / "static_index.html").is_file()
     # every column of every published table is documented (the models' .yml against the real tables)
     manifest = json.loads((copy / "dbt_models" / "target" / "docs" / "manifest.json").read_text())

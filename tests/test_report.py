@@ -1,6 +1,8 @@
 """The monthly report and the customer notices.
 
-Fast tier: formatting, change-vs-previous, notice wording on hand-made rows, the restatement diff, charts.
+Fast tier: formatting, change-vs-previous, notice wording on hand-made rows, the restatement diff, charts; the
+report page and a notice of each prohibited-use pattern of the policy (a label and the notices' wording for each,
+message blasting rendered end to end).
 Slow tier (`slow`): on a generated and built warehouse, the Dagster asset writes the report, headless Chromium
 opens it (screenshot in tests/artifacts/report.png) and the totals on the page equal the marts; an unchanged
 re-run rewrites nothing; a late file restates February and the changed notices are listed.
@@ -26,11 +28,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from dagster_project.domain.policy import PATTERNS
 from dagster_project.domain.report import charts
-from dagster_project.domain.report.data import Glance, MonthData
-from dagster_project.domain.report.fmt import Change, add_months, fmt_amount, fmt_money, fmt_num, month_label
+from dagster_project.domain.report.data import ExportState, Glance, MonthData
+from dagster_project.domain.report.fmt import (
+    PATTERN_LABELS,
+    Change,
+    add_months,
+    fmt_amount,
+    fmt_money,
+    fmt_num,
+    month_label,
+)
 from dagster_project.domain.report.notices import build_notices, notice_changes
-from dagster_project.domain.report.report import glance_sections
+from dagster_project.domain.report.report import glance_sections, render_report
 from tests.conftest import REPO
 
 os.environ.pop("FAIRUSE_REPORTS_DIR", None)  # reports go beside each test's warehouse
@@ -150,6 +161,79 @@ def test_notices_wording_numbers_and_computation():
     for n in notices.values():
         assert n.html.startswith("<!DOCTYPE html>") and "<table>" in n.html
         assert not PHONE.search(n.markdown) and not PHONE.search(n.html)
+
+
+def _glance(**counts) -> Glance:
+    """A month at a glance with every count the report shows (0 unless given)."""
+    keys = ("events_counted", "events_counted.calls", "events_counted.messages", "events_counted.chats",
+            "rows_read", "rows_quarantined", "duplicates_dropped", "conflicting_duplicates", "users", "flagged_users",
+            "flagged_user_metrics", "flagged_accounts", "contact_centers", "contact_centers_to_discuss",
+            "prohibited_use_flags", "prohibited_use_accounts")
+    return Glance(counts={k: counts.get(k, (0, 0)) for k in keys})
+
+
+MESSAGE_BLASTING_EVIDENCE = (
+    "Sent 2,412 messages (2,412 SMS or MMS, 0 WhatsApp) to 1,187 numbers, 1,160 of them (97.7%) numbers the "
+    "account had not messaged or heard from earlier this month, of which 2.1% wrote back; up to 38 sent within "
+    "60 s; the cohort's median user (NZ pro) messaged 6 new numbers.")
+
+
+def _rows_of(html: str, table_id: str) -> list[list[str]]:
+    """The cells' text of each body row of the report's table `table_id`."""
+    body = re.search(rf'<table id="{table_id}">.*?<tbody>(.*?)</tbody>', html, re.DOTALL).group(1)
+    return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.DOTALL)]
+
+
+def test_report_and_notice_of_a_message_blasting_flag():
+    data = _month(prohibited=[{"account_id": "acc-7", "user_id": "u-70", "pattern": "message_blasting",
+                               "evidence": MESSAGE_BLASTING_EVIDENCE}],
+                  prohibited_by_pattern={p: int(p == "message_blasting") for p in PATTERNS},
+                  glance=_glance(prohibited_use_flags=(1, 0), prohibited_use_accounts=(1, 0)))
+    [notice] = build_notices(data, POLICY)
+    assert notice.account_id == "acc-7" and notice.reasons == ["prohibited_use"]
+    assert notice.index_row["prohibited_use_patterns"] == "message_blasting"
+    md = notice.markdown
+    assert "## Prohibited use found" in md and "bulk text and WhatsApp messages" in " ".join(md.split())
+    assert f"| u-70 | Message blasting (bulk SMS, MMS or WhatsApp) | {MESSAGE_BLASTING_EVIDENCE} |" in md
+    assert "Nothing is charged" not in md and "How the amount was computed" not in md  # not the ladder's
+    assert "Message blasting (bulk SMS, MMS or WhatsApp)" in notice.html and "1,187 numbers" in notice.html
+
+    html = render_report(data, ExportState(None, None, []), [notice], 1, [])
+    assert _rows_of(html, "prohibited-table") == [
+        ["acc-7", "u-70", "Message blasting (bulk SMS, MMS or WhatsApp)",
+         MESSAGE_BLASTING_EVIDENCE.replace("'", "&#39;")]]
+    chart = _parse(re.search(r'<svg[^>]*data-chart="prohibited-by-pattern".*?</svg>', html, re.DOTALL).group(0))
+    bar = _by_id(chart, "prohibited-by-pattern-bar-message_blasting")[0]
+    assert bar.find(f"{{{SVG_NS}}}title").text == "Message blasting (bulk SMS, MMS or WhatsApp): 1"
+    assert "No prohibited use found this month." not in html
+
+
+# The notices' paragraph on prohibited use: the words naming each pattern of the policy.
+PROHIBITED_USE_WORDING = {
+    "auto_dialing": 'auto-dialing or "predictive" dialing', "outbound_telemarketing": "high-volume outbound "
+    "telemarketing", "forwarding_to_multi_line": "forwarding your number to a system that handles several calls",
+    "voicemail_blasting": "bulk voicemail", "bulk_call_in_line": "bulk call-in lines",
+    "message_blasting": "bulk text and WhatsApp messages"}
+
+
+def test_every_pattern_of_the_policy_has_its_label_and_wording_in_the_report_and_the_notices():
+    assert set(PATTERN_LABELS) == set(PATTERNS), "a pattern without a label shows its key to customers"
+    assert set(PROHIBITED_USE_WORDING) == set(PATTERNS), "name the new pattern in notice.md.j2's paragraph"
+    data = _month(prohibited=[{"account_id": f"acc-{i}", "user_id": f"u-{i}", "pattern": p,
+                               "evidence": f"Evidence {i}."} for i, p in enumerate(PATTERNS)],
+                  prohibited_by_pattern={p: 1 for p in PATTERNS}, glance=_glance())
+    notices = build_notices(data, POLICY)
+    assert [n.account_id for n in notices] == [f"acc-{i}" for i in range(len(PATTERNS))]
+    html = render_report(data, ExportState(None, None, []), notices, 1, [])
+    rows = _rows_of(html, "prohibited-table")
+    for i, (pattern, notice) in enumerate(zip(PATTERNS, notices, strict=True)):
+        label = PATTERN_LABELS[pattern]
+        assert label != pattern and pattern not in notice.markdown, pattern
+        assert f"| u-{i} | {label} | Evidence {i}. |" in notice.markdown
+        assert PROHIBITED_USE_WORDING[pattern] in " ".join(notice.markdown.split()), pattern
+        assert rows[i] == [f"acc-{i}", f"u-{i}", label, f"Evidence {i}."]
+        assert f'id="prohibited-by-pattern-bar-{pattern}"' in html
 
 
 def test_notice_html_renders_tables_and_shows_markup_as_text():

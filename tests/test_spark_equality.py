@@ -1,4 +1,4 @@
-"""One SQL, two engines (issue 11): `fairuse run --engine spark` publishes the same DuckDB warehouse (marts and
+"""One SQL, two engines: `fairuse run --engine spark` publishes the same DuckDB warehouse (marts and
 audit row for row, floats to 1e-9 relative), the same summary and the same finance exports and report, byte for
 byte, as the DuckDB engine; Spark's tables outlive the run in its persistent catalog; and the same holds on a
 Spark Connect server (started here, on 127.0.0.1) with the conformance vectors.

@@ -2,8 +2,10 @@
 
 Fast: the publishing of provisional tables on small hand-made DuckDB files (kept across a publish, a month's rows
 gone once the month is built, the publish journal still naming the file). Slow (end to end on the generated
-sample): a month cut at day 15 gives watch rows and changes nothing final; building it for real afterwards removes
-them and gives what a build without the watch gives. The projection arithmetic is the dbt unit test
+sample): a month cut at day 15 gives watch rows (the per-account table adds up its users' rows) and its page, and
+changes nothing final (no report, notice or export of the month); building it for real afterwards removes them,
+the page included, and gives what a build without the watch gives. `fairuse watch --backtest` on the built sample
+meets its target at day 15. The projection arithmetic is the dbt unit test
 `watch_steady_pace_above_and_below_the_threshold` (models/marts/watch/_watch.yml).
 """
 
@@ -103,6 +105,39 @@ def _cli(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def _assert_only_the_watch_page(settings) -> None:
+    """Before the month is built, the watch has written its page and nothing else of the month: no report, no
+    customer notice of the ladder, no exports."""
+    month_dir = settings.reports_dir / "2026-02"
+    assert sorted(p.name for p in month_dir.iterdir()) == ["watch.html"]
+    page = (month_dir / "watch.html").read_text()
+    assert "rovisional" in page
+    assert not (settings.exports_dir / "2026-02").exists()
+    assert sorted(p.name for p in settings.exports_dir.iterdir() if p.is_dir()) == ["2026-01"]
+
+
+def _assert_accounts_sum_up_their_users(warehouse: Path) -> None:
+    """The per-account table is its users' rows summed up: every account of the watch, each of its columns."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        users = con.execute(f"select account_id, user_id, on_track_to_exceed, projected_ratio, "
+                            f"projected_crossing_date, as_of from {WATCH} where month = date '2026-02-01'").fetchall()
+        accounts = {r[0]: r[1:] for r in con.execute(
+            f"select account_id, as_of, users, users_on_track, user_metrics_on_track, max_projected_ratio, "
+            f"earliest_crossing_date, on_track_to_exceed, is_provisional from {ACCOUNTS} "
+            f"where month = date '2026-02-01'").fetchall()}
+    expected = {}
+    for account in {u[0] for u in users}:
+        rows = [u for u in users if u[0] == account]
+        on_track = [u for u in rows if u[2]]
+        ratios = [u[3] for u in rows if u[3] is not None]
+        crossings = [u[4] for u in on_track if u[4] is not None]
+        expected[account] = (max(u[5] for u in rows), len({u[1] for u in rows}), len({u[1] for u in on_track}),
+                             len(on_track), max(ratios) if ratios else None, min(crossings) if crossings else None,
+                             bool(on_track), True)
+    assert accounts == expected
+    assert sum(a[2] > 0 for a in expected.values()) >= 1 and any(a[1] > 1 for a in expected.values())
+
+
 @pytest.mark.slow
 def test_watch_at_day_15_changes_nothing_final_and_the_real_build_removes_it(sample_raw, sample_build, tmp_path):
     settings, outcomes = run_pipeline(tmp_path, sample_raw, months=["2026-01"])
@@ -141,7 +176,8 @@ def test_watch_at_day_15_changes_nothing_final_and_the_real_build_removes_it(sam
     with duckdb.connect(wh, read_only=True) as con:
         on_track = con.execute(f"select count(*) from {WATCH} where on_track_to_exceed").fetchone()[0]
     assert len(out.strip().splitlines()) - 1 == on_track > 0
-    assert (settings.reports_dir / "2026-02" / "watch.html").is_file()
+    _assert_accounts_sum_up_their_users(settings.warehouse)
+    _assert_only_the_watch_page(settings)
 
     # the schedule's job: the next watch of the month replaces its rows (here: the same cut, the same rows)
     watched = dump_tables(settings.warehouse)[WATCH]
@@ -151,6 +187,7 @@ def test_watch_at_day_15_changes_nothing_final_and_the_real_build_removes_it(sam
     assert result.success
     assert dump_tables(settings.warehouse)[WATCH] == watched
     assert _final(settings.warehouse) == before[0]
+    _assert_only_the_watch_page(settings)
 
     # February built for real: its provisional rows go, and the result is a build's without the watch
     _, outcomes = run_pipeline(tmp_path, sample_raw, months=["2026-02"])
@@ -160,6 +197,42 @@ def test_watch_at_day_15_changes_nothing_final_and_the_real_build_removes_it(sam
         assert con.execute(f"select count(*) from {ACCOUNTS}").fetchone() == (0,)
     assert _final(settings.warehouse) == _final(sample_build.warehouse)
     assert _digest(settings.exports_dir) == _digest(sample_build.exports_dir)
+    # ... and its reports folder is a build's without the watch: the report and the notices, no watch page
+    month_dir = settings.reports_dir / "2026-02"
+    assert not (month_dir / "watch.html").exists()
+    assert (month_dir / "report.html").is_file() and (month_dir / "notices" / "index.csv").is_file()
+    assert _digest(month_dir) == _digest(sample_build.reports_dir / "2026-02")
 
     code, _, err = _cli("watch", "--raw-dir", str(sample_raw), "--warehouse", wh, "--month", "2026-02")
     assert code == 2 and "is built" in err
+
+
+@pytest.mark.slow
+def test_backtest_on_the_built_sample_meets_its_target_at_day_15(sample_raw, sample_build):
+    """`fairuse watch --backtest` on the built sample (February watched at the end of day 10, 15 and 20 against its
+    month-end flags): a row per day and metric with the median projection error, and at day 15 precision and
+    recall of at least 0.8 for calls and call minutes. It reads the built warehouse and changes nothing in it."""
+    before = dump_tables(sample_build.warehouse)
+    code, out, err = _cli("watch", "--backtest", "--raw-dir", str(sample_raw), "--warehouse",
+                          str(sample_build.warehouse))
+    assert code == 0, err
+    print(f"\n{out}")
+    assert all(f"backtest: 2026-02 day {d}:" in err for d in (10, 15, 20)), err
+    header, rule, *lines = out.strip().splitlines()
+    assert header.split("|")[1:-1] == [
+        " day ", " metric ", " on track ", " flagged at month end ", " both ", " precision ", " recall ",
+        " median error ", " median error, pro rata by time "], header
+    rows = {}
+    for line in lines:
+        day, metric, _on_track, flagged, _both, precision, recall, error, error_by_time = (
+            c.strip() for c in line.split("|")[1:-1])
+        rows[(int(day), metric)] = (int(flagged), precision, recall, float(error), float(error_by_time))
+    metrics = {"calls", "call_minutes", "team_chats", "messages"}
+    assert set(rows) == {(d, m) for d in (10, 15, 20) for m in metrics}, sorted(rows)
+    for (day, metric), (_, _, _, error, error_by_time) in rows.items():
+        assert 0 <= error < 1 and 0 <= error_by_time < 1, (day, metric, error)
+    for metric in ("calls", "call_minutes"):
+        flagged, precision, recall, _, _ = rows[(15, metric)]
+        assert flagged > 0, (metric, out)
+        assert float(precision) >= 0.8 and float(recall) >= 0.8, (metric, out)
+    assert dump_tables(sample_build.warehouse) == before

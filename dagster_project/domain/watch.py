@@ -233,9 +233,11 @@ class BacktestRow:
 
 
 def backtest(settings: Settings, months: list[str] | None = None, days: tuple[int, ...] = BACKTEST_DAYS,
-             out=sys.stderr) -> list[BacktestRow]:
+             out=None) -> list[BacktestRow]:
     """Watch each built month (but the first: its thresholds need a month before) cut at each day's end, and
-    compare with its month-end flags; rows per day and metric over all months."""
+    compare with its month-end flags; rows per day and metric over all months. Progress goes to `out` (default:
+    sys.stderr at the time of the call)."""
+    out = out or sys.stderr
     built = sorted(published_months(settings.warehouse))
     months = [m for m in (months or built[1:]) if m in built and cohort_month(settings.warehouse, m)]
     if not months:

@@ -9,7 +9,9 @@
 
 Deterministic: no wall-clock time anywhere (the page shows the month's data_complete_to), fixed ordering and
 number formats, SVG with fixed ids, so an unchanged re-run rewrites nothing (files are only replaced when their
-bytes change). Files are written under a temporary name and renamed; the report goes last.
+bytes change). Files are written under a temporary name and renamed; the report goes last. The month-to-date
+watch's provisional page (`watch.html`, written by `fairuse watch` before the month was built) is removed once the
+report is written: the report and the notices are what count then.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ from dagster_project.domain.report.notices import (
     read_csv,
 )
 from dagster_project.domain.report.notices import REASON_LABELS as NOTICE_REASON_LABELS
+
+WATCH_PAGE = "watch.html"  # the month-to-date watch's page (report/watch_page.py), provisional until the month is built
 
 COUNT_LABELS = {
     "events_counted": "Events counted",
@@ -255,6 +259,25 @@ def summary_markdown(month: str, glance: list[dict], notices: list[Notice], chan
     return "\n".join(text) + "\n"
 
 
+def render_report(data: MonthData, exports: ExportState, notices: list[Notice], notices_revision: int,
+                  latest_changes: list[dict]) -> str:
+    """The report page of a month's data, its exports' state and its notices (HTML)."""
+    month = data.month
+    context = {
+        "month": month, "month_label": month_label(month), "previous_label": month_label(add_months(month, -1)),
+        "previous_built": data.previous_built, "data_complete_to": fmt_timestamp(data.data_complete_to),
+        "policy_versions": policy_label(data), "exports": exports,
+        "glance": glance_sections(data.glance, data.previous_built),
+        "charts": render_charts(data), "data": data, "quarantine": quarantine_pivot(data.quarantine),
+        "notices": notices, "notices_revision": notices_revision,
+        "notice_changes": latest_changes, "reason_labels": NOTICE_REASON_LABELS, "reasons": REASONS,
+        "action_labels": ACTION_LABELS, "action_steps": ACTION_STEPS, "pattern_labels": PATTERN_LABELS,
+        "reason_names": REASON_LABELS,
+        "notices_by_reason": {r: sum(1 for n in notices if r in n.reasons) for r in REASONS},
+    }
+    return environment().get_template("report.html.j2").render(**context)
+
+
 def build_month_report(warehouse: Path, exports_dir: Path | str, reports_dir: Path, month: str,
                        policy_file: Path | None = None) -> ReportResult:
     """Write (or rewrite) the report and the notices of month `YYYY-MM`.
@@ -303,20 +326,10 @@ def build_month_report(warehouse: Path, exports_dir: Path | str, reports_dir: Pa
     latest_changes = changed or read_csv(notices_dir / "changes.csv")
 
     glance = glance_sections(data.glance, data.previous_built)
-    context = {
-        "month": month, "month_label": month_label(month), "previous_label": month_label(add_months(month, -1)),
-        "previous_built": data.previous_built, "data_complete_to": fmt_timestamp(data.data_complete_to),
-        "policy_versions": policy_label(data), "exports": exports, "glance": glance,
-        "charts": render_charts(data), "data": data, "quarantine": quarantine_pivot(data.quarantine),
-        "notices": notices, "notices_revision": revision,
-        "notice_changes": latest_changes, "reason_labels": NOTICE_REASON_LABELS, "reasons": REASONS,
-        "action_labels": ACTION_LABELS, "action_steps": ACTION_STEPS, "pattern_labels": PATTERN_LABELS,
-        "reason_names": REASON_LABELS,
-        "notices_by_reason": {r: sum(1 for n in notices if r in n.reasons) for r in REASONS},
-    }
-    html = environment().get_template("report.html.j2").render(**context)
+    html = render_report(data, exports, notices, revision, latest_changes)
     path = out / "report.html"
     written += _atomic_write(path, html.encode("utf-8"))
+    (out / WATCH_PAGE).unlink(missing_ok=True)  # provisional: the month is built now
     return ReportResult(
         month=month, path=path, summary_md=summary_markdown(month, glance, notices, changed, exports, data),
         size_bytes=path.stat().st_size, notices=[n.account_id for n in notices], notices_changed=changed,

@@ -2,7 +2,7 @@
 
 Written by `fairuse watch` (domain/watch.py) from the watch it just built; labelled provisional. Deterministic
 (no wall-clock time: the page shows the data's as_of), replaced only when its bytes change. The month's report
-(report.html, beside it) is what counts once the month is built.
+(report.html, beside it) is what counts once the month is built: writing it removes this page.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import duckdb
 
 from dagster_project.domain.report.fmt import METRIC_LABELS, month_label
 from dagster_project.domain.report.notices import environment
-from dagster_project.domain.report.report import _atomic_write
+from dagster_project.domain.report.report import WATCH_PAGE, _atomic_write
 
 WATCH = "marts.fct_month_to_date_watch"
 ACCOUNTS = "marts.fct_month_to_date_watch_accounts"
@@ -52,6 +52,6 @@ def render_watch_page(con: duckdb.DuckDBPyConnection, month: str) -> str:
 
 
 def write_watch_page(con: duckdb.DuckDBPyConnection, reports_dir: Path, month: str) -> Path:
-    path = Path(reports_dir) / month / "watch.html"
+    path = Path(reports_dir) / month / WATCH_PAGE
     _atomic_write(path, render_watch_page(con, month).encode("utf-8"))
     return path

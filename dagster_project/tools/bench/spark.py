@@ -1,4 +1,4 @@
-"""The Spark leg of `make bench` (issue 11): one month through `fairuse run --engine spark` on Spark local mode with
+"""The Spark leg of `make bench`: one month through `fairuse run --engine spark` on Spark local mode with
 1 and 2 cores (`local[1]`, `local[2]`) against `fairuse run` on DuckDB, on the same raw data.
 
 Each run is a whole process on a fresh warehouse (JVM start, dbt parse when the project changed, the month, the
