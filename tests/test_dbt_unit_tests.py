@@ -52,6 +52,7 @@ def test_dbt_unit_tests_pass(tmp_path):
                      "detection_dialing_hand_computed", "detection_outbound_pace_hand_computed",
                      "detection_inbound_hand_computed", "detection_regularity_over_the_whole_gap_distribution",
                      "detection_messages_hand_computed",
+                     "detection_outbound_windows_fractional_edges", "detection_message_burst_fractional_edges",
                      "detection_cohorts_fallback_and_medians",
                      "watch_steady_pace_above_and_below_the_threshold", "prohibited_use_evidence_sentences",
                      *(f"prohibited_use_{p}_edges" for p in PATTERNS)):

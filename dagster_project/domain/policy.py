@@ -167,7 +167,8 @@ class AutoDialing(_Section):
     min_concurrent_outbound_calls: Count = Field(description="outbound calls in progress at once")
     min_parallel_calls: Count = Field(description="... on at least this many calls of the month")
     min_api_share: Fraction = Field(description="share of calls placed through the API")
-    min_peak_calls_per_hour: Positive = Field(description="outbound calls in the busiest clock hour")
+    min_peak_calls_per_hour: Positive = Field(
+        description="outbound calls started within any 60 minutes (sliding: [t, t + 3600 s))")
 
 
 class OutboundTelemarketing(_Section):
@@ -188,7 +189,8 @@ class ForwardingToMultiLine(_Section):
 class VoicemailBlasting(_Section):
     min_voicemail_drops: Count = Field(description="volume floor: voicemail drops")
     cohort_multiple: Multiple = Field(description="volume also >= this x the cohort median user's")
-    window_seconds: Count = Field(description="the window the drops are counted in")
+    window_seconds: Count = Field(
+        description="the sliding window the drops are counted in: [t, t + this) after a drop at t")
     min_voicemails_in_window: Count = Field(description="drops started within one window")
 
 
@@ -204,7 +206,8 @@ class MessageBlasting(_Section):
     cohort_multiple: Multiple = Field(description="volume also >= this x the cohort median user's")
     min_new_recipient_share: Fraction = Field(description="share of the numbers messaged that are new")
     max_reply_ratio: Fraction = Field(description="share of the new numbers that wrote back this month")
-    burst_window_seconds: Count = Field(description="evidence only: the most messages sent within this window")
+    burst_window_seconds: Count = Field(
+        description="evidence only: the most messages sent in [t, t + this) after one sent at t")
 
 
 class ProhibitedUse(_Section):

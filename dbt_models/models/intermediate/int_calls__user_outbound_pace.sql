@@ -40,7 +40,8 @@ outbound_stats as (
     group by user_id
 ),
 
--- Most outbound calls started within any 60 minutes (sliding, not clock hours).
+-- Most outbound calls started within any 60 minutes (sliding, not clock hours): the calls started in [t, t + 3600 s)
+-- after a call started at t, to the microsecond (timestamps carry fractions of a second).
 peak_hour as (
     select
         user_id,
@@ -50,8 +51,8 @@ peak_hour as (
             user_id,
             count(*) over (
                 partition by user_id
-                order by {{ epoch_seconds('started_at') }}
-                range between current row and 3599 following
+                order by {{ epoch_microseconds('started_at') }}
+                range between current row and {{ 3600 * 1000000 - 1 }} following
             ) as calls_in_hour
         from outbound
     ) as windows
@@ -63,6 +64,7 @@ outbound_concurrency as (
         prohibited_use_threshold('auto_dialing', 'min_concurrent_outbound_calls')) }}
 ),
 
+-- Most voicemail drops started in [t, t + window_seconds) after a drop started at t, to the microsecond.
 voicemail_windows as (
     select
         user_id,
@@ -72,8 +74,8 @@ voicemail_windows as (
             user_id,
             count(*) over (
                 partition by user_id
-                order by {{ epoch_seconds('started_at') }}
-                range between current row and {{ [voicemail_window_seconds - 1, 0] | max }} following
+                order by {{ epoch_microseconds('started_at') }}
+                range between current row and {{ [voicemail_window_seconds * 1000000 - 1, 0] | max }} following
             ) as drops_in_window
         from outbound
         where disposition = 'voicemail'

@@ -69,7 +69,8 @@ sending as (
     group by user_id
 ),
 
--- Most messages sent within any burst_window_seconds (sliding, not clock minutes).
+-- Most messages sent within any burst_window_seconds (sliding, not clock minutes): the messages sent in
+-- [t, t + burst_window_seconds) after one sent at t, to the microsecond (timestamps carry fractions of a second).
 bursts as (
     select
         user_id,
@@ -79,8 +80,8 @@ bursts as (
             user_id,
             count(*) over (
                 partition by user_id
-                order by {{ epoch_seconds('sent_at') }}
-                range between current row and {{ [burst_seconds - 1, 0] | max }} following
+                order by {{ epoch_microseconds('sent_at') }}
+                range between current row and {{ [burst_seconds * 1000000 - 1, 0] | max }} following
             ) as sent_in_window
         from messages
         where direction = 'sent'
