@@ -171,5 +171,6 @@ def test_the_spark_engine_refuses_raw_in_a_bucket_in_one_line(s3, tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 2, out.stdout + out.stderr
     assert out.stderr.strip() == (f"fairuse run: the Spark engine reads raw data from a folder, not from a bucket "
-                                  f"({RAW_URL}): run with --engine duckdb (README: The Spark engine)")
+                                  f"({RAW_URL}): run with --engine duckdb (docs/operators.md: The Spark engine)")
+    assert "\n## The Spark engine\n" in (Path(__file__).parents[1] / "docs" / "operators.md").read_text()
     assert not (tmp_path / "w.duckdb").exists()
