@@ -17,7 +17,16 @@ import pytest
 import yaml
 
 from tests.conftest import copy_conformance_raw, late_calls_file, upload_conformance_raw
-from tests.deploy_services import REPO, Services, dagster_home, postgres_bindir, postgres_cluster, s3_server
+from tests.deploy_services import (
+    REGION,
+    REPO,
+    Services,
+    dagster_home,
+    postgres_bindir,
+    postgres_cluster,
+    s3_server,
+)
+from tests.helpers import bucket_files, dump_tables, local_files
 
 PG_BIN = postgres_bindir()
 try:
@@ -46,10 +55,20 @@ def s3(tmp_path_factory):
         yield server
 
 
+HASH_KEY = "deploy-test-key"
+
+
+def _settings(pg, raw: Path | str, data: Path, exports: Path | str | None = None, s3=None) -> dict[str, str]:
+    """What an operator puts in the environment file (deploy/fairuse.env): paths, key, PostgreSQL, AWS."""
+    return {**pg.env(), **(s3.env() if s3 else {}), "FAIRUSE_RAW_DIR": str(raw),
+            "FAIRUSE_WAREHOUSE": str(data / "warehouse.duckdb"),
+            "FAIRUSE_EXPORTS_DIR": str(exports or data / "exports"), "FAIRUSE_HASH_KEY": HASH_KEY}
+
+
 def _env(home: Path, pg, raw: Path | str, data: Path, exports: Path | str | None = None, s3=None) -> dict[str, str]:
-    return {**os.environ, **pg.env(), **(s3.env() if s3 else {}), "DAGSTER_HOME": str(home),
-            "FAIRUSE_RAW_DIR": str(raw), "FAIRUSE_WAREHOUSE": str(data / "warehouse.duckdb"),
-            "FAIRUSE_EXPORTS_DIR": str(exports or data / "exports")}
+    # the region as documented, by AWS_REGION alone (botocore reads only AWS_DEFAULT_REGION)
+    base = {k: v for k, v in os.environ.items() if k != "AWS_DEFAULT_REGION"}
+    return {**base, **_settings(pg, raw, data, exports, s3), "DAGSTER_HOME": str(home)}
 
 
 def _raw_in_a_bucket(s3, tmp_path: Path, bucket: str) -> tuple[Path, str]:
@@ -95,18 +114,83 @@ def test_the_instance_file_uses_stock_classes_and_no_secret():
         assert lines == [ln.split("=")[0] + "=" for ln in lines] and lines, var  # named, no value
 
 
+def test_the_units_commands_resolve_to_this_checkouts_programs(tmp_path):
+    """What the services test starts is read from the unit files: each ExecStart= names a program of the virtual
+    environment, in the checkout, on loopback, the workspace and the environment file the units share."""
+    from tests.deploy_services import BIN, Services
+
+    home = tmp_path / "dagster_home"
+    services = Services(tmp_path, home, {"FAIRUSE_RAW_DIR": "/data/raw"})
+    commands = {unit: services.command(unit) for unit in
+                ("fairuse-code-server", "fairuse-dagster-daemon", "fairuse-dagster-webserver")}
+    for unit, (args, env, workdir) in commands.items():
+        assert Path(args[0]).parent == BIN and os.access(args[0], os.X_OK), (unit, args)
+        assert workdir == REPO and env["DAGSTER_HOME"] == str(home), unit
+        assert env["PATH"].split(":")[0] == str(BIN) and env["FAIRUSE_RAW_DIR"] == "/data/raw", unit
+    code_server = commands["fairuse-code-server"][0]
+    assert code_server[1:3] == ["code-server", "start"] and "dagster_project.definitions" in code_server
+    assert code_server[code_server.index("-h") + 1] == "127.0.0.1"
+    assert code_server[code_server.index("-p") + 1] == str(services.code_port)
+    webserver = commands["fairuse-dagster-webserver"][0]
+    assert webserver[webserver.index("-p") + 1] == str(services.web_port)
+    for unit in ("fairuse-dagster-daemon", "fairuse-dagster-webserver"):
+        args = commands[unit][0]
+        assert args[args.index("-w") + 1] == str(services.workspace), unit
+
+
+@pytest.mark.parametrize("variables, region", [
+    ({"AWS_REGION": "eu-west-3"}, "eu-west-3"),                                  # the documented variable
+    ({"AWS_DEFAULT_REGION": "eu-west-1"}, "eu-west-1"),                          # botocore's own
+    ({"AWS_REGION": "eu-west-3", "AWS_DEFAULT_REGION": "eu-west-1"}, "eu-west-3"),  # AWS_REGION wins, as in the CLI
+], ids=["AWS_REGION", "AWS_DEFAULT_REGION", "both"])
+def test_the_aws_region_variables_set_the_region_of_every_bucket_client(monkeypatch, tmp_path, variables, region):
+    """The S3 clients of the exports and raw files (locations.filesystem) and the one dbt-duckdb opens on dbt's
+    connection (profiles.yml `duckdb_s3` `filesystems`, made as dbt-duckdb makes it, in the variables dbt runs
+    with) are in the region the variables name. Nothing is contacted: a client is made, not used."""
+    pytest.importorskip("s3fs", reason="the deploy extra (pip install -e '.[deploy]'; .ci/run installs it)")
+    import fsspec
+
+    from dagster_project.domain import locations
+    from dagster_project.domain.dbt_runner import dbt_environment
+    from dagster_project.domain.settings import dbt_env, settings_from_env
+
+    for var in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))  # no profile region of the machine's
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    for var, value in variables.items():
+        monkeypatch.setenv(var, value)
+
+    fs, _ = locations.filesystem("s3://landing/raw")
+    assert fs.connect().meta.region_name == region
+
+    entry = dict(yaml.safe_load((REPO / "dbt_models" / "profiles.yml").read_text())
+                 ["fairuse"]["outputs"]["duckdb_s3"]["filesystems"][0])
+    settings = settings_from_env({}, raw_dir="s3://landing/raw", warehouse=str(tmp_path / "wh.duckdb"),
+                                 exports_dir=str(tmp_path / "exports"), hash_key="k")
+    with dbt_environment(dbt_env(settings)):  # what dbt-duckdb does with the entry (environments/__init__.py)
+        dbt_fs = fsspec.filesystem(entry.pop("fs"), **entry)
+        assert dbt_fs.connect().meta.region_name == region
+
+
 @pytest.mark.slow  # end-to-end: real PostgreSQL, Dagster, dbt and DuckDB
 @needs_services
 def test_fairuse_run_records_its_runs_in_postgresql(pg, s3, tmp_path):
-    """`fairuse run` on the production instance, raw data and exports in buckets."""
+    """`fairuse run` on the production instance, raw data and exports in buckets (every request in the region
+    AWS_REGION names), builds the same warehouse and byte-identical exports as the local run of the same raw data,
+    with its run in PostgreSQL."""
     home = dagster_home(tmp_path)
-    _, raw_url = _raw_in_a_bucket(s3, tmp_path, "landing-run")
+    raw, raw_url = _raw_in_a_bucket(s3, tmp_path, "landing-run")
     s3.fs().mkdir("finance-run")
     data = tmp_path / "data"
     env = _env(home, pg, raw_url, data, exports="s3://finance-run/exports", s3=s3)
-    out = subprocess.run([str(FAIRUSE), "run", "--month", "2026-01"], env=env, cwd=tmp_path, capture_output=True,
-                         text=True, timeout=600)
+    with s3.recording() as requests:
+        out = subprocess.run([str(FAIRUSE), "run", "--month", "2026-01"], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
+    assert requests and {r.region for r in requests} == {REGION}
     runs = pg.query("select run_id, pipeline_name, status from runs")
     assert [(r[1], r[2]) for r in runs] == [("monthly_pipeline", "SUCCESS")]
     run_id = runs[0][0]
@@ -122,6 +206,22 @@ def test_fairuse_run_records_its_runs_in_postgresql(pg, s3, tmp_path):
     assert not list(home.rglob("*.db"))
     assert s3.fs().exists("finance-run/exports/2026-01/manifest.json")
     assert (data / "warehouse.duckdb").exists()
+
+    # the local run: the same raw files from a folder, exports on disk, Dagster's ephemeral instance
+    local = tmp_path / "local"
+    local_env = {**{k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}, "FAIRUSE_RAW_DIR": str(raw),
+                 "FAIRUSE_WAREHOUSE": str(local / "warehouse.duckdb"), "FAIRUSE_EXPORTS_DIR": str(local / "exports"),
+                 "FAIRUSE_HASH_KEY": HASH_KEY}
+    out = subprocess.run([str(FAIRUSE), "run", "--month", "2026-01"], env=local_env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    marts = dump_tables(data / "warehouse.duckdb", ("marts",))
+    assert len(marts) >= 5 and marts["marts.fct_user_monthly_usage"]
+    assert marts == dump_tables(local / "warehouse.duckdb", ("marts",))
+    exported = bucket_files(s3.fs(), "finance-run/exports")
+    assert "2026-01/manifest.json" in exported and "2026-01/contact_center_surcharge.parquet" in exported
+    assert exported == local_files(local / "exports")
+    assert len(pg.query("select run_id from runs")) == 1  # the local run is not in PostgreSQL
 
 
 @pytest.mark.slow  # end-to-end: real PostgreSQL, Dagster, dbt and DuckDB
@@ -146,7 +246,7 @@ def test_the_units_services_run_queued_months_one_at_a_time_on_postgresql(pg, s3
     home = dagster_home(tmp_path)
     raw, raw_url = _raw_in_a_bucket(s3, tmp_path, "landing-services")
     data = tmp_path / "data"
-    services = Services(tmp_path, _env(home, pg, raw_url, data, s3=s3))
+    services = Services(tmp_path, home, _settings(pg, raw_url, data, s3=s3))
     try:
         services.start()
         # the daemon's threads report to the instance: scheduler, sensors, run queue, run monitoring

@@ -1,11 +1,13 @@
 """Exports in a bucket (`--exports-dir s3://bucket/prefix`, domain/locations.py) against a real S3-compatible
-server (moto's, on 127.0.0.1): the same bytes as the local run's exports, revisions and changes.csv included; an
-unusable bucket (missing, refusing the credentials, unreachable) fails in one line before anything is published."""
+server (moto's, on 127.0.0.1): the same bytes as the local run's exports, revisions and changes.csv included, each
+manifest written after the files it lists (the server's record of requests); an unusable bucket (missing, refusing
+the credentials, unreachable) fails in one line before anything is published."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -43,6 +45,31 @@ def _bucket_files(fs, prefix: str) -> dict[str, bytes]:
     return {k[len(prefix) + 1:]: fs.cat_file(k) for k in sorted(fs.find(prefix))}
 
 
+def _assert_each_manifest_written_after_its_files(fs, requests, prefix: str) -> None:
+    """In each folder of the exports, every manifest.json written (uploaded, or copied to revisions/) comes after
+    a write of every file it lists, since the folder's previous manifest: a reader that trusts the manifest never
+    finds it ahead of the files it describes. Swapping the two writes of exports.export_month fails here."""
+    writes: dict[str, list] = {}
+    for r in requests:
+        if r.method == "PUT" and r.key.startswith(prefix + "/"):
+            folder, name = r.key.rsplit("/", 1)
+            writes.setdefault(folder, []).append((name, r))
+    months = [f for f in writes if f.count("/") == prefix.count("/") + 1]
+    assert len(months) == 2 and any("/revisions/" in f for f in writes), sorted(writes)
+    for folder, sequence in writes.items():
+        assert sequence[-1][0] == "manifest.json", (folder, [n for n, _ in sequence])
+        since: set[str] = set()
+        for name, r in sequence:
+            if name != "manifest.json":
+                since.add(name)
+                continue
+            # a copy's body is the source's: the kept revision, written once, is the one in the bucket
+            manifest = json.loads(fs.cat_file(r.key) if r.copy_source else r.body)
+            listed = {f["name"] for f in manifest["files"]}
+            assert listed and listed <= since, f"{folder}/manifest.json written before {sorted(listed - since)}"
+            since = set()
+
+
 def test_exports_in_a_bucket_are_the_local_runs_bytes_with_revisions(s3, tmp_path, monkeypatch):
     for k, v in s3.env().items():
         monkeypatch.setenv(k, v)
@@ -53,10 +80,14 @@ def test_exports_in_a_bucket_are_the_local_runs_bytes_with_revisions(s3, tmp_pat
     (tmp_path / "restated").mkdir()
     restated = policy_with(tmp_path / "restated", **{"cohorts.min_cohort_size": 3, "version": "2026.11-test",
                                                      "effective_from": "2026-03"})
+    requests: list = []
     for policy_file, restate_under in ((policy, None), (restated, "2026.11-test")):
         for work, exports_dir in ((local, local / "exports"), (remote, "s3://finance/fairuse/exports")):
             settings = get_settings(str(raw), str(work / "warehouse.duckdb"), str(exports_dir), str(policy_file))
-            outcomes = run_months(settings, ["2026-01", "2026-02"], out=io.StringIO(), restate_under=restate_under)
+            with s3.recording() as recorded:
+                outcomes = run_months(settings, ["2026-01", "2026-02"], out=io.StringIO(),
+                                      restate_under=restate_under)
+            requests += recorded
             assert all(o.success for o in outcomes), outcomes
     fs = s3.fs()
     in_bucket = _bucket_files(fs, "finance/fairuse/exports")
@@ -64,6 +95,7 @@ def test_exports_in_a_bucket_are_the_local_runs_bytes_with_revisions(s3, tmp_pat
     assert in_bucket.keys() == on_disk.keys()
     assert in_bucket == on_disk
     assert "2026-01/revisions/r001/manifest.json" in in_bucket and "2026-01/changes.csv" in in_bucket
+    _assert_each_manifest_written_after_its_files(fs, requests, "finance/fairuse/exports")
 
     # a re-run on unchanged data writes identical bytes
     settings = get_settings(str(raw), str(remote / "warehouse.duckdb"), "s3://finance/fairuse/exports",

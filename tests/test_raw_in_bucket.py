@@ -23,7 +23,7 @@ from dagster_project.domain.contract import CALLS
 from dagster_project.domain.raw_files import list_files, months_in_raw
 from dagster_project.domain.settings import get_settings
 from tests.conftest import copy_conformance_raw, late_calls_file, policy_with, upload_conformance_raw
-from tests.deploy_services import s3_server
+from tests.deploy_services import REGION, s3_server
 
 pytest.importorskip("s3fs", reason="the deploy extra (pip install -e '.[deploy]'; .ci/run installs it)")
 pytest.importorskip("moto.server", reason="moto[server], a dev dependency")
@@ -47,10 +47,12 @@ def s3(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def built(s3, tmp_path_factory):
-    """The conformance months built twice: raw and exports on local disk, and in buckets."""
+    """The conformance months built twice: raw and exports on local disk, and in buckets (with the requests the
+    bucket run made). The region is given as documented, by AWS_REGION alone."""
     tmp = tmp_path_factory.mktemp("built")
     env = s3.env()
-    saved = {k: os.environ.get(k) for k in env}
+    saved = {k: os.environ.get(k) for k in [*env, "AWS_DEFAULT_REGION"]}
+    os.environ.pop("AWS_DEFAULT_REGION", None)
     os.environ.update(env)
     try:
         raw = copy_conformance_raw(tmp)
@@ -59,10 +61,12 @@ def built(s3, tmp_path_factory):
         local = get_settings(str(raw), str(tmp / "local" / "warehouse.duckdb"), str(tmp / "local" / "exports"),
                              str(policy))
         remote = get_settings(RAW_URL, str(tmp / "remote" / "warehouse.duckdb"), EXPORTS_URL, str(policy))
-        for settings in (local, remote):
-            outcomes = run_months(settings, MONTHS, out=io.StringIO())
-            assert all(o.success for o in outcomes), outcomes
-        yield local, remote
+        outcomes = run_months(local, MONTHS, out=io.StringIO())
+        assert all(o.success for o in outcomes), outcomes
+        with s3.recording() as requests:
+            outcomes = run_months(remote, MONTHS, out=io.StringIO())
+        assert all(o.success for o in outcomes), outcomes
+        yield local, remote, requests
     finally:
         for k, v in saved.items():
             if v is None:
@@ -87,7 +91,7 @@ def _bucket_files(fs, prefix: str) -> dict[str, bytes]:
 
 
 def test_raw_and_exports_in_buckets_build_the_local_runs_marts_and_bytes(s3, built, monkeypatch):
-    local, remote = built
+    local, remote, _ = built
     for k, v in s3.env().items():
         monkeypatch.setenv(k, v)
     # the bucket's listing is the folder's: same files, sizes and months
@@ -110,8 +114,20 @@ def test_raw_and_exports_in_buckets_build_the_local_runs_marts_and_bytes(s3, bui
     assert _bucket_files(s3.fs(), EXPORTS_URL.removeprefix("s3://")) == _local_files(Path(local.exports_dir))
 
 
+def test_every_request_of_the_bucket_run_is_in_the_region_aws_region_names(built):
+    """AWS_REGION (the documented variable; botocore reads only AWS_DEFAULT_REGION) reaches every S3 client of the
+    run: the raw files' listing and footers, DuckDB's reads through dbt-duckdb's file system, the exports."""
+    *_, requests = built
+    raw_prefix, exports_prefix = RAW_URL.removeprefix("s3://"), EXPORTS_URL.removeprefix("s3://")
+    reads = [r for r in requests if r.method == "GET" and r.key.startswith(raw_prefix + "/")]
+    writes = [r for r in requests if r.method == "PUT" and r.key.startswith(exports_prefix + "/")]
+    assert reads and writes  # the Parquet objects read (DuckDB, dbt) and the exports written
+    assert {r.region for r in requests} == {REGION}, sorted({(r.region, r.method, r.key) for r in requests
+                                                             if r.region != REGION})[:10]
+
+
 def test_a_late_file_in_the_bucket_is_detected_and_a_rerun_restates_the_month(s3, built, monkeypatch, tmp_path):
-    local, remote = built
+    local, remote, _ = built
     for k, v in s3.env().items():
         monkeypatch.setenv(k, v)
     assert changed_months(RAW_URL, remote.warehouse) == {}
@@ -171,5 +187,6 @@ def test_the_spark_engine_refuses_raw_in_a_bucket_in_one_line(s3, tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 2, out.stdout + out.stderr
     assert out.stderr.strip() == (f"fairuse run: the Spark engine reads raw data from a folder, not from a bucket "
-                                  f"({RAW_URL}): run with --engine duckdb (README: The Spark engine)")
+                                  f"({RAW_URL}): run with --engine duckdb (docs/operators.md: The Spark engine)")
+    assert "\n## The Spark engine\n" in (Path(__file__).parents[1] / "docs" / "operators.md").read_text()
     assert not (tmp_path / "w.duckdb").exists()

@@ -97,9 +97,9 @@ def check_available(s: Settings) -> None:
 
 
 def spark_bucket_refusal(s: Settings) -> str:
-    """Why the Spark engine refuses raw data in a bucket (README: The Spark engine, raw data in a bucket)."""
+    """Why the Spark engine refuses raw data in a bucket (docs/operators.md: The Spark engine)."""
     return (f"the Spark engine reads raw data from a folder, not from a bucket ({s.raw_dir}): run with --engine "
-            f"duckdb (README: The Spark engine)")
+            f"duckdb (docs/operators.md: The Spark engine)")
 
 
 def engine_for(s: Settings) -> Engine:

@@ -3,7 +3,9 @@
 A location is a local `Path` or, for a URL, the URL as a string (settings.py keeps it so). Object storage goes
 through fsspec (`s3fs` for `s3://`, the `deploy` extra): credentials, region and endpoint come from the standard
 AWS variables and files (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL for MinIO, Ceph,
-R2...), as for any AWS tool; nothing of them is in the repository.
+R2...), as for any AWS tool; nothing of them is in the repository. The region is the one exception to "as botocore
+reads them": botocore reads AWS_DEFAULT_REGION (then the profile's `region`) but not AWS_REGION, the variable the
+AWS CLI and the other SDKs read first, so `aws_region` hands AWS_REGION to every S3 client the pipeline opens.
 
 `Folder` is what the exports need of a folder, on either: read, write a set of files, write one file, list month
 folders, copy. What differs is atomicity: on disk a file is written under a temporary name and renamed (a set
@@ -38,12 +40,31 @@ def resolve(value: str | Path) -> Path | str:
     return (p if p.is_absolute() else Path.cwd() / p).resolve()
 
 
+def aws_region() -> str | None:
+    """The region of the S3 clients: AWS_REGION when it is set (it wins over AWS_DEFAULT_REGION, as in the AWS CLI
+    and the other SDKs); else None, and botocore finds it as usual (AWS_DEFAULT_REGION, then the profile's
+    `region` in ~/.aws/config). botocore alone never reads AWS_REGION."""
+    return os.environ.get("AWS_REGION") or None
+
+
+def aws_region_env() -> dict[str, str]:
+    """AWS_REGION under the name botocore reads, for the S3 file system dbt-duckdb opens on dbt's connection
+    (profiles.yml `filesystems`, whose values cannot be left unset): set around dbt's run (settings.dbt_env)."""
+    region = aws_region()
+    return {"AWS_DEFAULT_REGION": region} if region else {}
+
+
 def filesystem(url: str):
-    """(fsspec file system, path inside it) of a URL; listings never cached (a sensor lists again each tick)."""
+    """(fsspec file system, path inside it) of a URL; listings never cached (a sensor lists again each tick); an
+    S3 client in the region `aws_region` gives."""
     import fsspec
 
+    options: dict = {"use_listings_cache": False, "skip_instance_cache": True}
+    region = aws_region()
+    if region and url.startswith(("s3://", "s3a://")):
+        options["client_kwargs"] = {"region_name": region}
     try:
-        return fsspec.core.url_to_fs(url, use_listings_cache=False, skip_instance_cache=True)
+        return fsspec.core.url_to_fs(url, **options)
     except ImportError as e:
         raise LocationError(f"{url}: object storage needs the deploy extra (pip install -e '.[deploy]'): "
                             f"{e}") from None

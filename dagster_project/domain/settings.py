@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from dagster_project.domain.locations import resolve
+from dagster_project.domain.locations import aws_region_env, resolve
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
@@ -216,9 +216,12 @@ def hash_key(s: Settings) -> str:
 
 
 def dbt_env(s: Settings) -> dict[str, str]:
-    """The variables dbt's profiles.yml and macros read, for a dbt process started with these settings."""
+    """The variables dbt's profiles.yml and macros read, for a dbt process started with these settings; with
+    AWS_REGION set, AWS_DEFAULT_REGION too (the S3 file system of profiles.yml `duckdb_s3`: botocore reads only
+    that name)."""
     return {
         "FAIRUSE_BUILD_DB": str(s.build_db),
         "FAIRUSE_HASH_KEY": hash_key(s),
         "FAIRUSE_DUCKDB_MEMORY_LIMIT": s.duckdb_memory_limit,
+        **aws_region_env(),
     }

@@ -25,7 +25,7 @@ functions.
   in its file: Spark's `_metadata.row_index`), delivered_at (the file's mtime) and the month; and the delivery
   record `raw.delivered_files`. Raw data in a bucket (`s3://`) is refused in one line (domain/engine.py
   `spark_bucket_refusal`): reading it needs `s3a://` paths and Hadoop's S3A connector on the cluster, which
-  cannot be tested here (README: The Spark engine).
+  cannot be tested here (docs/operators.md: The Spark engine).
 - `dbt_build`: `dbt build` on the `spark` (or `spark_connect`) output of profiles.yml, in this process, through
   domain/dbt_runner.py (the parsed manifest cached per output, per-node results for Dagster).
 - `publish`: the marts and audit tables copied Spark -> Arrow -> the DuckDB build file (settings.build_db: the
