@@ -260,3 +260,41 @@ def test_simulate_over_mixed_versions(history):
     assert format_result(res, V2).splitlines()[0] == (
         f"policy now: {V1} (2026-01..2026-02), {V2} (2026-03)   alternative: {V2}")
     assert hashlib.sha256(wh.read_bytes()).hexdigest() == published
+
+
+def test_a_warehouse_built_before_policy_versions_never_loses_its_charges_in_silence(history, raw, tmp_path,
+                                                                                     monkeypatch):
+    """January and February as the code before policy versions left them (no policy record, no rates by month),
+    then March under the same policy: refused in one line rather than February's charges going to 0; behind the
+    refusal, the data test on fct_account_enforcement fails the build; the rebuild the line asks for keeps them."""
+    from dagster_project.domain import policy_versions
+    from tests.test_policy_upgrade import as_before_policy_versions, digests
+
+    work = as_before_policy_versions(history["two"], tmp_path / "work")
+    wh, build = work / "warehouse.duckdb", work / "build"
+    february = _charges(wh, "2026-02")
+    assert february and february == _expected_charges(wh, "2026-02", V1_RATES)
+    published = digests(wh, work / "exports")
+
+    code, err = _cli(*_run_args(work, raw, history["v1"]), "--month", "2026-03")
+    assert code == 2 and err.startswith(f"fairuse run: months 2026-01..2026-02 were built before policy versions "
+                                        f"(no policy record): building 2026-03 would price them without rates; "
+                                        f"move the build folder {build} aside and run again")
+    assert digests(wh, work / "exports") == published
+
+    # The data test behind the refusal: a month priced without its policy record fails the build, nothing published
+    monkeypatch.setattr(policy_versions, "check_recorded", lambda *args, **kwargs: None)
+    _, outcomes = run_pipeline(work, raw, months=["2026-03"], policy=history["v1"])
+    assert not outcomes[0].success and outcomes[0].error.startswith("dbt_models: ")
+    assert "relationships_fct_account_enforcement_month" in outcomes[0].error
+    assert digests(wh, work / "exports") == published
+    monkeypatch.undo()
+
+    # What the line asks for: the build folder aside, the same run again
+    shutil.move(build, tmp_path / "build-aside")
+    code, err = _cli(*_run_args(work, raw, history["v1"]), "--month", "2026-03")
+    assert code == 0, err
+    assert _charges(wh, "2026-02") == february
+    assert _one(wh, "select cast(month as varchar), policy_version, applied from audit.policy_months order by 1") == [
+        (f"{m}-01", V1, "in_force") for m in MONTHS]
+    assert {m: _digests(work / "exports" / m) for m in MONTHS[:2]} == history["before"]["exports"]

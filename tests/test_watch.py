@@ -85,6 +85,29 @@ def test_provisional_rows_are_replaced_by_the_next_watch_kept_by_publish_and_dro
     assert _rows(warehouse, WATCH) == [] and _rows(warehouse, ACCOUNTS) == []
 
 
+def test_a_bad_policy_is_refused_first_in_one_line_by_the_command_and_the_job(tmp_path):
+    """As `fairuse run`: the policy is validated before anything else is looked at (here: no warehouse at all)."""
+    from dagster_project.domain.settings import get_settings
+    from tests.conftest import policy_with
+
+    bad = policy_with(tmp_path, **{"metrics.calls.excess_unit_rates": 0.05})
+    line = f"policy {bad}: metrics.calls.excess_unit_rates: unknown key (did you mean excess_unit_rate?)"
+    work = tmp_path / "work"
+    for extra in ([], ["--backtest"]):
+        code, out, err = _cli("watch", "--raw-dir", str(tmp_path / "raw"), "--warehouse", str(work / "w.duckdb"),
+                              "--policy", str(bad), "--month", "2026-03", *extra)
+        assert (code, out, err) == (2, "", f"fairuse watch: {line}\n")
+    settings = get_settings(str(tmp_path / "raw"), str(work / "w.duckdb"), None, str(bad))
+    result = build_watch_job().execute_in_process(
+        run_config={"ops": {"month_to_date_watch": {"config": {"month": "2026-03"}}}},
+        resources={"fairuse": FairuseResource.from_settings(settings)}, instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False)
+    failures = [ev for ev in result.all_events if ev.event_type_value == "STEP_FAILURE"]
+    assert not result.success and len(failures) == 1
+    assert failures[0].event_specific_data.user_failure_data.description == line
+    assert not work.exists()
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # End to end on the generated sample (two months: January built, February watched, then built)
 

@@ -108,9 +108,11 @@ def _dispatch(args) -> int:
     if args.command == "watch":
         import datetime as dt
 
+        from dagster_project.domain.policy import load_policy
         from dagster_project.domain.watch import backtest, format_backtest, format_watch, run_watch
 
         settings = get_settings(args.raw_dir, args.warehouse, None, args.policy)
+        load_policy(settings.policy_file)  # validated before any work, as `fairuse run` does
         if args.backtest:
             print(format_backtest(backtest(settings, [args.month] if args.month else None)))
             return 0

@@ -112,9 +112,12 @@ def keep_published(settings: Settings, recorded: dict[str, dict]) -> None:
 
 def check_policy_history(settings: Settings, configured, months: list[str], restate_under: str | None) -> None:
     """PolicyError (one line) if the configured policy cannot join the warehouse's history of versions, or a month
-    has no version in force, or `restate_under` names no known version (domain/policy_versions.py)."""
+    has no version in force, or `restate_under` names no known version, or the build database holds months with
+    no policy record (domain/policy_versions.py)."""
     from dagster_project.domain import policy_versions
 
+    if months:
+        policy_versions.check_recorded(settings, months, busy_ok=True)
     history = policy_versions.read_history(settings, busy_ok=True)
     for month in sorted(set(months)):
         policy_versions.policy_for_month(month, configured, history, restate_under,

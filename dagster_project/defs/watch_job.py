@@ -19,11 +19,13 @@ class WatchConfig(dg.Config):
 def month_to_date_watch(context: dg.OpExecutionContext, config: WatchConfig, fairuse: FairuseResource) -> None:
     """`fairuse watch` for one open month: build it in a scratch database and publish the provisional watch tables
     (domain/watch.py); nothing final changes."""
+    from dagster_project.domain.policy import PolicyError
     from dagster_project.domain.watch import WatchError, format_watch, run_watch
 
     try:
+        fairuse.policy()  # an invalid policy file: its one line, before any work (as `fairuse run`'s first step)
         result = run_watch(fairuse.settings(), config.month, config.as_of)
-    except WatchError as e:
+    except (PolicyError, WatchError) as e:
         raise dg.Failure(description=str(e)) from None
     context.log.info(format_watch(result))
 

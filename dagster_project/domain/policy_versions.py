@@ -14,8 +14,9 @@ A month is computed with
   unless it is the version in force for the month anyway.
 
 Refused, in one line, before any work: a configured version whose name is stored with other content (a changed
-policy gets a new version), and a new version without effective_from (or with one already taken) once versions
-are stored.
+policy gets a new version), a new version without effective_from (or with one already taken) once versions
+are stored, and a build while the build database holds months with no policy record (built by the code before
+policy versions: they are rebuilt from the raw data first, never priced without rates).
 """
 
 from __future__ import annotations
@@ -67,9 +68,10 @@ def _published_rows(warehouse: Path) -> list[tuple]:
         return con.execute(HISTORY_SQL).fetchall() if found else []
 
 
-def _build_rows(s: Settings, busy_ok: bool) -> list[tuple]:
-    """The build database's rows (months built since the last publish included); none before its first build.
-    `busy_ok`: none either while another process writes it (a check before waiting for the warehouse)."""
+def _build_rows(s: Settings, busy_ok: bool, table: str = "policy_months", sql: str = HISTORY_SQL) -> list[tuple]:
+    """The build database's rows of `sql` on audit.`table` (months built since the last publish included); none
+    before its first build or without the table. `busy_ok`: none either while another process writes it (a
+    check before waiting for the warehouse)."""
     from dagster_project.domain.engine import engine_for
 
     if s.engine == "duckdb":
@@ -83,10 +85,10 @@ def _build_rows(s: Settings, busy_ok: bool) -> list[tuple]:
                     return []
                 raise
             found = con.execute("select count(*) from information_schema.tables where table_catalog = 'build' "
-                                "and table_schema = 'audit' and table_name = 'policy_months'").fetchone()[0]
-            return con.execute(HISTORY_SQL.replace("audit.", "build.audit.")).fetchall() if found else []
+                                "and table_schema = 'audit' and table_name = ?", [table]).fetchone()[0]
+            return con.execute(sql.replace("audit.", "build.audit.")).fetchall() if found else []
     try:
-        return engine_for(s).build_query(s, HISTORY_SQL)
+        return engine_for(s).build_query(s, sql)
     except Exception:  # noqa: BLE001 -- Spark: no such table yet (first build); a real fault shows in dbt next
         return []
 
@@ -99,6 +101,31 @@ def read_history(s: Settings, busy_ok: bool = False) -> History:
     history.add_rows(_published_rows(s.warehouse))
     history.add_rows(_build_rows(s, busy_ok))
     return history
+
+
+def unrecorded_months(s: Settings, busy_ok: bool = False) -> list[str]:
+    """Months (YYYY-MM) of the build database with no row in audit.policy_months: built by the code before
+    policy versions. fct_account_enforcement is rebuilt over every month and prices each with its own month's
+    rates, which such a month lacks (its data test on audit.policy_months fails the build)."""
+    built = {m[:7] for (m,) in _build_rows(s, busy_ok, "load_balance",
+                                           "select distinct cast(month as string) from audit.load_balance")}
+    return sorted(built - {row[0][:7] for row in _build_rows(s, busy_ok)})
+
+
+def check_recorded(s: Settings, months: list[str], busy_ok: bool = False) -> None:
+    """PolicyError (one line) when a month of the build database other than the first of `months` (YYYY-MM, the
+    months about to be built, in order) has no policy record: building would rebuild every month's charges, those
+    of such a month without rates."""
+    first = min(months)
+    missing = [m for m in unrecorded_months(s, busy_ok) if m != first]
+    if not missing:
+        return
+    which = (f"month {missing[0]} was" if len(missing) == 1
+             else f"months {missing[0]}..{missing[-1]} were")
+    raise PolicyError(
+        f"{which} built before policy versions (no policy record): building {first} would price "
+        f"{'it' if len(missing) == 1 else 'them'} without rates; move the build folder {s.build_db.parent} aside "
+        f"and run again: the published months are rebuilt from the raw data first; nothing was built")
 
 
 def check_configured(configured: Policy, history: History, source: str = "policy") -> None:

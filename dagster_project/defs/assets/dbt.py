@@ -158,6 +158,8 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
         configured = fairuse.policy()  # an invalid policy file fails here too (a run of these assets alone), first
         hold_warehouse(context, s)
         month = context.partition_key
+        # Months built before policy versions (no record, no rates): refused, before dbt rebuilds their charges.
+        policy_versions.check_recorded(s, [month])
         # The month's own version (a re-run keeps it), or the one an operator restates it under (run tag).
         policy, applied = policy_versions.policy_for_month(
             month, configured, policy_versions.read_history(s), context.run.tags.get(policy_versions.RESTATE_TAG),

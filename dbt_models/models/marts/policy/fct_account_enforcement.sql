@@ -6,7 +6,9 @@
 -- policy's default rate; a metric without a rate adds 0), rounded to cents once per account-month; 0 when asking.
 -- Each month is priced with the rates of the policy version it was computed with (joined on the month), so a
 -- run under a new version leaves every other month as it was; a streak continues across a version change (the
--- ladder follows the customer's behaviour).
+-- ladder follows the customer's behaviour). A month with no policy record (built before policy versions) has no
+-- rates at all: the relationships test on month (audit.policy_months, every month) fails the build rather than
+-- price it at 0.
 with
 
 flags as (
