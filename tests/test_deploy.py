@@ -283,6 +283,20 @@ def test_the_units_services_run_queued_months_one_at_a_time_on_postgresql(pg, s3
         assert [r[1] for r in late_runs] == ["SUCCESS"], services.log("code-server")[-3000:]
         late_tags = dict(pg.query("select key, value from run_tags where run_id = %s", (late_runs[0][0],)))
         assert late_tags["dagster/partition"] == "2026-02"
+
+        # Runs the daemon launched keep the progress record `fairuse status` shows, as `fairuse run` does; once
+        # over, it says so (the sensor's run was the last one).
+        from dagster_project.domain import status, warehouse_lock
+        from dagster_project.domain.settings import build_db_for
+
+        build_db = build_db_for(data / "warehouse.duckdb")
+        deadline = time.time() + 30
+        while not (status.read_progress(build_db) or {}).get("ended") and time.time() < deadline:
+            time.sleep(0.2)  # written as the run ends, just after Dagster records its success
+        record = status.read_progress(build_db)
+        assert (record["run_id"], record["month"], record["outcome"]) == (late_runs[0][0], "2026-02", "succeeded")
+        assert record["dbt_done"] == record["dbt_total"] > 0 and record["steps_done"] >= 4
+        assert warehouse_lock.read_holder(warehouse_lock.lock_path(build_db)).pid == record["pid"]
     finally:
         services.stop()
 

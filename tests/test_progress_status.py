@@ -67,6 +67,13 @@ def _node(kind: str, name: str, index: int, total: int = 3, resource_type: str =
     return NodeEvent(kind, f"{resource_type}.p.{name}", name, resource_type, index, total, status_, seconds)
 
 
+def _dbt_node(reporter: Reporter, ev: NodeEvent) -> None:
+    """What a dbt node's event reaches under `fairuse run`: the Reporter's lines and, through the dbt step's own
+    watcher, the run's progress record, which the heartbeat reads (domain/run_progress.py)."""
+    reporter.dbt_node(ev)
+    reporter.progress.dbt_node(ev)
+
+
 def test_the_heartbeat_fills_a_long_silence_and_plain_lines_have_no_control_characters(tmp_path):
     out = io.StringIO()
     build_db = tmp_path / "build" / "warehouse.build.duckdb"
@@ -75,17 +82,17 @@ def test_the_heartbeat_fills_a_long_silence_and_plain_lines_have_no_control_char
     reporter.start(build_db, ["2026-01"])
     with reporter:
         reporter.month_started("2026-01", tmp_path / "run-2026-01.log")
-        reporter.dbt_node(_node("start", "stg_calls", 1))
-        reporter.dbt_node(_node("finish", "stg_calls", 1, status_="success", seconds=0.5))
-        reporter.dbt_node(_node("start", "not_null_x", 2, resource_type="test"))
-        reporter.dbt_node(_node("finish", "not_null_x", 2, resource_type="test", status_="pass"))
-        reporter.dbt_node(_node("start", "int_slow", 3))
+        _dbt_node(reporter, _node("start", "stg_calls", 1))
+        _dbt_node(reporter, _node("finish", "stg_calls", 1, status_="success", seconds=0.5))
+        _dbt_node(reporter, _node("start", "not_null_x", 2, resource_type="test"))
+        _dbt_node(reporter, _node("finish", "not_null_x", 2, resource_type="test", status_="pass"))
+        _dbt_node(reporter, _node("start", "int_slow", 3))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not (
                 status.read_progress(build_db) or {}).get("node") or sum("..." in t for _, t in reporter.lines) < 2:
             time.sleep(0.05)
         record = status.read_progress(build_db)
-        reporter.dbt_node(_node("finish", "int_slow", 3, status_="success", seconds=1.2))
+        _dbt_node(reporter, _node("finish", "int_slow", 3, status_="success", seconds=1.2))
     text = out.getvalue()
     assert not CONTROL.search(text)
     lines = text.splitlines()
@@ -98,10 +105,12 @@ def test_the_heartbeat_fills_a_long_silence_and_plain_lines_have_no_control_char
     # While int_slow ran, heartbeats said so: nodes done/total, the node, the month's elapsed time.
     beats = [line for line in lines if "..." in line and "running model int_slow" in line]
     assert beats and "dbt 2/3 nodes" in beats[0] and "month " in beats[0]
-    # The progress record named the same, for `fairuse status`; gone when the run is over.
+    # The progress record named the same, for `fairuse status`; when the run is over, it says it ended.
     assert record["pid"] == os.getpid() and record["month"] == "2026-01" and record["node"] == "model int_slow"
-    assert record["dbt_done"] == 2 and record["dbt_total"] == 3
-    assert status.read_progress(build_db) is None
+    assert record["dbt_done"] == 2 and record["dbt_total"] == 3 and not record.get("ended")
+    after = status.read_progress(build_db)
+    assert after["ended"] >= record["updated"] and after["outcome"] == "succeeded" and after["node"] is None
+    assert after["dbt_done"] == 3
 
 
 def test_quiet_prints_nothing_and_still_keeps_the_progress_record(tmp_path):
@@ -111,13 +120,13 @@ def test_quiet_prints_nothing_and_still_keeps_the_progress_record(tmp_path):
     reporter.start(build_db, ["2026-01"])
     with reporter:
         reporter.month_started("2026-01", tmp_path / "log")
-        reporter.dbt_node(_node("start", "stg_calls", 1))
+        _dbt_node(reporter, _node("start", "stg_calls", 1))
         deadline = time.monotonic() + 30
-        while status.read_progress(build_db) is None and time.monotonic() < deadline:
+        while not (status.read_progress(build_db) or {}).get("node") and time.monotonic() < deadline:
             time.sleep(0.05)
         assert status.read_progress(build_db)["node"] == "model stg_calls"
         time.sleep(0.3)  # past the heartbeat: still nothing
-        reporter.dbt_node(_node("finish", "stg_calls", 1, status_="success"))
+        _dbt_node(reporter, _node("finish", "stg_calls", 1, status_="success"))
         reporter.month_finished("2026-01", True, 1.0)
     assert out.getvalue() == ""
 
@@ -150,14 +159,47 @@ def test_on_a_terminal_the_lines_scroll_above_a_live_status_bar(tmp_path, monkey
     reporter.start(tmp_path / "warehouse.build.duckdb", ["2026-01"])
     with reporter:
         reporter.month_started("2026-01", tmp_path / "log")
-        reporter.dbt_node(_node("start", "int_slow", 1, total=2))
+        _dbt_node(reporter, _node("start", "int_slow", 1, total=2))
         time.sleep(1.5)  # the bar redraws; no heartbeat lines on a terminal
-        reporter.dbt_node(_node("finish", "int_slow", 1, total=2, status_="success", seconds=1.5))
+        _dbt_node(reporter, _node("finish", "int_slow", 1, total=2, status_="success", seconds=1.5))
     text = out.getvalue()
     assert "\x1b[" in text  # drawn with terminal control sequences
     assert re.search(r"dbt 0/2 nodes, running model int_slow for \d+s", text)  # the bar's text
     assert re.search(r"dbt +1/2 model int_slow .* 1\.50s +success", text)
     assert "] ... " not in text  # (the heartbeat line's mark)
+
+
+def test_the_progress_record_stays_cheap_and_a_write_error_never_reaches_the_run(tmp_path, caplog):
+    from dagster_project.domain.run_progress import RunProgress
+
+    build_db = tmp_path / "warehouse.build.duckdb"
+    progress = RunProgress(build_db, interval=0.5)
+    assert progress.run_started("run-1", "2026-01", "dbt_models")
+    t0 = time.monotonic()
+    for i in range(1, 61):  # a node every 50 ms for 3 s: a write every `interval`, not one per node
+        progress.dbt_node(_node("start", f"m{i}", i, total=60))
+        time.sleep(0.05)
+        progress.dbt_node(_node("finish", f"m{i}", i, total=60, status_="success"))
+    time.sleep(1.2)
+    elapsed = time.monotonic() - t0
+    assert progress.writes <= 2 + elapsed / 0.5, (progress.writes, elapsed)
+    assert status.read_progress(build_db)["dbt_done"] == 60  # the last of them written all the same
+    progress.finish("succeeded")
+    assert status.read_progress(build_db)["outcome"] == "succeeded"
+
+    # A record that cannot be written (its folder is a file): logged once, never raised.
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    broken = RunProgress(blocked / "warehouse.build.duckdb", interval=0.1)
+    with caplog.at_level("WARNING", logger="dagster_project.domain.run_progress"):
+        broken.run_started("run-2", "2026-01", "raw_month")
+        broken.step_finished("raw_month", True)
+        broken.dbt_node(_node("start", "m1", 1))
+        time.sleep(0.6)
+        broken.finish("failed")
+    problems = [r.getMessage() for r in caplog.records if "not written" in r.getMessage()]
+    assert len(problems) == 1 and str(blocked) in problems[0], problems
+    assert broken.writes == 0
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -228,6 +270,121 @@ def test_status_names_the_process_holding_the_lock_with_its_progress_and_a_kille
     assert after["pid"] == holder.pid and after["state"].startswith("ended without releasing")
     assert "progress" not in after
     assert warehouse_lock.read_holder(warehouse_lock.lock_path(settings.build_db)) is not None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A run launched by Dagster (the daemon, the UI: no `fairuse run`) keeps the same progress record
+
+_DAGSTER_RUN = """
+import sys, time
+from pathlib import Path
+import dagster as dg
+from dagster_project.defs.partitions import monthly_partitions
+from dagster_project.defs.warehouse_lock import hold_warehouse
+from dagster_project.domain.settings import get_settings
+
+settings = get_settings(*sys.argv[1:4])
+go, fail = Path(sys.argv[4]), sys.argv[5] == "fail"
+
+@dg.asset(partitions_def=monthly_partitions)
+def raw_month(context):
+    hold_warehouse(context, settings)  # as every step that writes does
+
+@dg.asset(deps=[raw_month], partitions_def=monthly_partitions)
+def dbt_models(context):
+    hold_warehouse(context, settings)
+    print("mid-run", flush=True)
+    while not go.exists():
+        time.sleep(0.05)
+    if fail:
+        raise RuntimeError("broken on purpose")
+
+result = dg.materialize([raw_month, dbt_models], partition_key="2026-03", raise_on_error=False)
+print("success" if result.success else "failure", flush=True)
+"""
+
+
+@pytest.mark.parametrize("outcome", ["succeeded", "failed"])
+def test_a_run_launched_by_dagster_shows_its_progress_in_status_and_then_that_it_ended(tmp_path, outcome):
+    settings = _settings(tmp_path)
+    script, go = tmp_path / "dagster_run.py", tmp_path / "go"
+    script.write_text(_DAGSTER_RUN)
+    run = subprocess.Popen(  # a process of its own, as the run worker the daemon or the UI launches
+        [sys.executable, str(script), str(settings.raw_dir), str(settings.warehouse), str(settings.exports_dir),
+         str(go), "fail" if outcome == "failed" else "ok"],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True)
+    try:
+        assert run.stdout.readline().strip() == "mid-run"
+        during = json.loads(_status_cli(settings, "--format", "json").stdout)
+        table = _status_cli(settings).stdout
+        go.touch()
+        assert run.stdout.readline().strip() == ("success" if outcome == "succeeded" else "failure")
+        run.wait(timeout=60)
+    finally:
+        run.kill()
+        run.wait()
+    # While it runs: the holder (the run's process, named as a Dagster run), its month, its step, the step done.
+    held = during["run"]
+    assert (held["pid"], held["state"], held["months"]) == (run.pid, "running", ["2026-03"])
+    assert held["command"].startswith("Dagster run ")
+    progress = held["progress"]
+    assert (progress["month"], progress["step"], progress["steps_done"]) == ("2026-03", "dbt_models", 1)
+    assert progress["run_id"].startswith(held["command"].split()[-1]) and not progress.get("ended")
+    assert "month 2026-03; step dbt_models (1 step(s) done)" in table, table
+    # After: its process has exited (a Dagster run keeps the lock until then); the record says it ended, and how.
+    after = status.collect(settings)["run"]
+    assert after["pid"] == run.pid and after["state"].startswith(f"ended ({outcome}) at "), after
+    assert after["progress"]["outcome"] == outcome and after["progress"]["ended"] >= progress["updated"]
+    assert after["progress"]["step"] is None
+    if outcome == "failed":
+        assert after["progress"]["failed_step"] == "dbt_models"
+    else:
+        assert after["progress"]["steps_done"] == 2
+    assert f"ended ({outcome})" in _status_cli(settings).stdout
+
+
+@pytest.mark.slow
+def test_the_monthly_job_run_by_dagster_keeps_its_progress_record_step_and_dbt_nodes(tmp_path):
+    import dagster as dg
+
+    from dagster_project.cli.run import QUIET
+    from dagster_project.definitions import build_definitions
+    from dagster_project.domain.dbt_runner import watch_nodes
+
+    settings = _settings(tmp_path, copy_conformance_raw(tmp_path))
+    job = build_definitions(settings).resolve_job_def("monthly_pipeline")
+    seen: dict = {}
+
+    def mid_run(ev: NodeEvent) -> None:
+        """Halfway through the dbt build: what `fairuse status` shows, from another process."""
+        if seen or ev.kind != "finish" or ev.index < ev.total // 2:
+            return
+        deadline = time.monotonic() + 30
+        while not (status.read_progress(settings.build_db) or {}).get("dbt_done") and time.monotonic() < deadline:
+            time.sleep(0.1)  # node counts are written every few seconds
+        seen["json"] = json.loads(_status_cli(settings, "--format", "json").stdout)
+        seen["table"] = _status_cli(settings).stdout
+
+    try:
+        with watch_nodes(mid_run):  # the Dagster run, no `fairuse run` around it
+            result = job.execute_in_process(partition_key="2026-01", instance=dg.DagsterInstance.ephemeral(),
+                                            run_config=QUIET)
+        assert result.success
+        after = status.collect(settings)["run"]
+    finally:
+        warehouse_lock.release(settings.build_db)  # a Dagster run keeps the lock until its process exits
+    during = seen["json"]["run"]
+    assert (during["pid"], during["state"], during["months"]) == (os.getpid(), "running", ["2026-01"])
+    progress = during["progress"]
+    assert (progress["run_id"], progress["month"], progress["step"]) == (result.run_id, "2026-01", "dbt_models")
+    assert 0 < progress["dbt_done"] < progress["dbt_total"] and progress["steps_done"] >= 1
+    assert re.search(r"month 2026-01; step dbt_models \(\d step\(s\) done\); dbt \d+/\d+ nodes", seen["table"])
+    # After the run: the record says it ended, and how; every node and step counted.
+    assert after["state"].startswith("ended (succeeded) at ") and after["progress"]["run_id"] == result.run_id
+    record = after["progress"]
+    assert record["dbt_done"] == record["dbt_total"] > progress["dbt_done"] and record["step"] is None
+    steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"}
+    assert record["steps_done"] == len(steps) >= 4
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -17,20 +17,21 @@ Three displays:
   current node, elapsed), drawn by `rich`; no heartbeat lines (the bar moves);
 - `quiet` (`--quiet`): nothing but what the caller prints itself (the summary, errors).
 
-Whatever the display, the run's progress record is kept up to date (at most once a second) beside the warehouse
-lock, for `fairuse status` to show from another process (domain/status.py).
+Whatever the display, the run's progress record is kept beside the warehouse lock, for `fairuse status` to show
+from another process: by the same writer as any run launched by Dagster (domain/run_progress.py), which the job's
+own steps feed (the month's steps, its dbt nodes); the Reporter adds the months it builds and what it does between
+them, and reads that same state for its heartbeat and status bar.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
 from pathlib import Path
 from typing import IO, Any
 
-from dagster_project.domain import status
+from dagster_project.domain import run_progress
 
 DEFAULT_HEARTBEAT = 5.0
 
@@ -59,12 +60,11 @@ class Reporter:
         self._thread: threading.Thread | None = None
         self._bar: Any = None  # rich.progress.Progress on a terminal
         self._task: Any = None
-        self._build_db: Path | None = None
+        self.progress: run_progress.RunProgress | None = None  # the run's progress record (from `start`)
         self._last_line = time.monotonic()
-        self._dirty = False
         self.lines: list[tuple[float, str]] = []  # (monotonic time, line) of every line shown: tests read it
-        self._state: dict[str, Any] = {"pid": os.getpid(), "months": [], "months_total": 0, "months_done": 0,
-                                       "started": time.time()}
+        self._month: str | None = None
+        self._failed = False
         self._assets: dict[str, list[str]] = {}  # step key -> asset keys materialized
         self._step_started: dict[str, float] = {}
 
@@ -72,10 +72,8 @@ class Reporter:
 
     def start(self, build_db: Path, months: list[str]) -> None:
         """Begin reporting a run of `months` on the warehouse whose build database is `build_db`."""
-        self._build_db = build_db
-        with self._lock:
-            self._state.update(months=list(months), months_total=len(months), phase="starting")
-            self._dirty = True
+        self.progress = run_progress.for_build_db(build_db)
+        self.progress.begin_session(months)
         if self.display == "rich":
             from rich.console import Console
             from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
@@ -90,21 +88,25 @@ class Reporter:
         self._thread.start()
         self.line(f"{len(months)} month(s) to build: {', '.join(months)}")
 
-    def close(self) -> None:
+    def close(self, outcome: str | None = None) -> None:
+        """The run is over: the progress record says it ended (`outcome`: default `failed` if a month failed, else
+        `succeeded`)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
-        if self._build_db is not None:
-            status.clear_progress(self._build_db)
+        if self.progress is not None:
+            self.progress.finish(outcome or ("failed" if self._failed else "succeeded"))
+            self.progress = None
 
     def __enter__(self) -> Reporter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.close(None if exc_type is None else "interrupted" if issubclass(exc_type, KeyboardInterrupt)
+                   else "failed")
 
     # -- output ------------------------------------------------------------------------------------------------
 
@@ -122,19 +124,24 @@ class Reporter:
 
     # -- what the run says ---------------------------------------------------------------------------------------
 
+    def _update(self, urgent: bool = True, **fields: Any) -> None:
+        if self.progress is not None:
+            self.progress.update(urgent, **fields)
+
+    def _snapshot(self) -> dict[str, Any]:
+        return self.progress.snapshot() if self.progress is not None else {}
+
     def phase(self, text: str) -> None:
         """What the run does outside any month (e.g. loading the pipeline's definitions): the heartbeat says it."""
-        with self._lock:
-            self._state.update(phase=text)
-            self._dirty = True
+        self._update(phase=text)
 
     def month_started(self, month: str, log_file: Path, note: str = "") -> None:
+        self._update(month=month, month_started=time.time(), phase="month", run_id=None, step=None, steps_done=0,
+                     dbt_done=0, dbt_total=0, node=None, node_started=None, failed_step=None)
         with self._lock:
-            self._state.update(month=month, month_started=time.time(), phase="month", step=None, steps_done=0,
-                               dbt_done=0, dbt_total=0, node=None, node_started=None)
+            self._month = month
             self._assets.clear()
             self._step_started.clear()
-            self._dirty = True
             if self._bar is not None:
                 if self._task is not None:
                     self._bar.remove_task(self._task)
@@ -142,52 +149,38 @@ class Reporter:
         self.line(f"[{month}] building{note} ... (dbt's log: {log_file})")
 
     def month_finished(self, month: str, success: bool, seconds: float, done: str = "done") -> None:
-        with self._lock:
-            self._state.update(months_done=self._state["months_done"] + 1, step=None, node=None,
-                               phase="between months")
-            self._dirty = True
+        self._update(months_done=self._snapshot().get("months_done", 0) + 1, step=None, node=None,
+                     phase="between months")
+        self._failed = self._failed or not success
         if success:
             self.line(f"[{month}] {done} in {seconds:.1f}s")
 
     def dagster_event(self, entry: Any) -> None:
-        """An event of the month's Dagster run (DagsterInstance.add_event_listener's callback)."""
+        """An event of the month's Dagster run (DagsterInstance.add_event_listener's callback): a line per step.
+        (The run's own listener keeps the progress record: defs/warehouse_lock.py.)"""
         event = entry.get_dagster_event() if entry.is_dagster_event else None
         if event is None:
             return
         kind, step = event.event_type_value, event.step_key
-        month = self._state.get("month")
+        month = self._month
         if kind == "STEP_START":
             with self._lock:
                 self._step_started[step] = time.monotonic()
-                self._state.update(step=step, step_started=time.time())
-                self._dirty = True
         elif kind == "ASSET_MATERIALIZATION":
             self._assets.setdefault(step, []).append(event.asset_key.to_user_string())
         elif kind == "STEP_SUCCESS":
             secs = event.event_specific_data.duration_ms / 1000
             keys = self._assets.get(step, [])
             shown = ", ".join(keys[:4]) + (f" +{len(keys) - 4} more" if len(keys) > 4 else "")
-            with self._lock:
-                self._state.update(steps_done=self._state.get("steps_done", 0) + 1, step=None, node=None)
-                self._dirty = True
             self.line(f"  [{month}] {step:<22} {secs:7.2f}s  {shown}")
         elif kind == "STEP_FAILURE":
             secs = time.monotonic() - self._step_started.get(step, time.monotonic())
-            with self._lock:
-                self._state.update(step=None, node=None, failed_step=step)
-                self._dirty = True
             self.line(f"  [{month}] {step:<22} {secs:7.2f}s  FAILED")
 
     def dbt_node(self, ev: Any) -> None:
-        """A dbt node starting or finishing (domain/dbt_runner.NodeEvent)."""
-        month = self._state.get("month")
-        with self._lock:
-            self._state["dbt_total"] = ev.total or self._state.get("dbt_total", 0)
-            if ev.kind == "start":
-                self._state.update(node=f"{ev.resource_type} {ev.name}", node_started=time.time())
-            else:
-                self._state.update(dbt_done=self._state.get("dbt_done", 0) + 1, node=None)
-            self._dirty = True
+        """A dbt node starting or finishing (domain/dbt_runner.NodeEvent): a line per model. (The dbt step keeps the
+        progress record's count: defs/assets/dbt.py.)"""
+        month = self._month
         if ev.kind != "finish":
             return
         if ev.resource_type in ("model", "seed", "snapshot") or ev.status not in ("pass", "success", "skipped"):
@@ -195,16 +188,15 @@ class Reporter:
             self.line(f"  [{month}]   dbt {position:>9} {ev.resource_type} {ev.name:<40} {ev.seconds:7.2f}s  "
                       f"{ev.status}")
 
-    # -- heartbeat, status bar, progress record -------------------------------------------------------------------
+    # -- heartbeat, status bar -------------------------------------------------------------------
 
     def describe(self) -> str:
         """What is running now, in one line (the heartbeat's text, the status bar's detail)."""
-        with self._lock:
-            s = dict(self._state)
+        s = self._snapshot()
         now = time.time()
         if s.get("phase") != "month":
             return s.get("phase") or "starting"
-        parts = [s["step"] or "between steps"]
+        parts = [s.get("step") or "between steps"]
         if s.get("dbt_total"):
             parts.append(f"dbt {s.get('dbt_done', 0)}/{s['dbt_total']} nodes")
         if s.get("node"):
@@ -214,21 +206,14 @@ class Reporter:
 
     def _tick(self) -> None:
         tick = min(1.0, self.heartbeat / 4)
-        last_write = 0.0
         while not self._stop.wait(tick):
             now = time.monotonic()
             if self._bar is not None and self._task is not None:
                 with self._lock:
-                    self._bar.update(self._task, detail=self.describe(), total=self._state.get("dbt_total") or None,
-                                     completed=self._state.get("dbt_done", 0))
+                    s = self._snapshot()
+                    self._bar.update(self._task, detail=self.describe(), total=s.get("dbt_total") or None,
+                                     completed=s.get("dbt_done", 0))
             elif self.display == "plain" and now - self._last_line >= self.heartbeat:
-                month = self._state.get("month") if self._state.get("phase") == "month" else None
+                s = self._snapshot()
+                month = s.get("month") if s.get("phase") == "month" else None
                 self.line(f"  [{month}] ... {self.describe()}" if month else f"  ... {self.describe()}")
-            if self._dirty and now - last_write >= 1.0 and self._build_db is not None:
-                with self._lock:
-                    record = dict(self._state, updated=time.time())
-                    self._dirty = False
-                # The record is a courtesy to `fairuse status`; never a reason to stop a run.
-                with contextlib.suppress(OSError):
-                    status.write_progress(self._build_db, record)
-                last_write = now

@@ -6,7 +6,8 @@ Read-only and safe during a run: it never opens the build database (a run holds 
 - the published warehouse, read-only (which months it holds, their rows; what files each month loaded, compared
   with the raw folder now: files delivered after the month was built, which the late-data sensor re-runs);
 - the warehouse lock's holder file (domain/warehouse_lock.py) and the progress record the holding run keeps
-  beside it (`<build folder>/<warehouse>.build.progress.json`, written by `fairuse run` as it goes);
+  beside it (`<build folder>/<warehouse>.build.progress.json`, written as it goes by any run, `fairuse run` or
+  launched by Dagster: domain/run_progress.py; it says when the run ended, and how);
 - the exports and reports folders.
 
 Imports nothing heavy (no Dagster, no dbt): it answers in a fraction of a second.
@@ -53,7 +54,7 @@ def code_version() -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The running process's progress record (written by cli/progress.py, read here)
+# The running process's progress record (written by domain/run_progress.py, read here)
 
 
 def progress_path(build_db: Path) -> Path:
@@ -67,10 +68,6 @@ def write_progress(build_db: Path, record: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(record, sort_keys=True))
     os.replace(tmp, path)
-
-
-def clear_progress(build_db: Path) -> None:
-    progress_path(build_db).unlink(missing_ok=True)
 
 
 def read_progress(build_db: Path) -> dict[str, Any] | None:
@@ -95,23 +92,36 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _iso(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
 def _run(settings: Settings) -> dict[str, Any] | None:
     """The run holding the warehouse lock, if any, with its progress. The lock file keeps its holder's description
-    while held (a clean release empties it): a description whose process is gone is a run that was killed."""
+    while held (a clean release empties it; a run launched by Dagster keeps the lock until its process exits): a
+    description whose process is gone is a run that ended, as its progress record says, or else was killed."""
     holder = warehouse_lock.read_holder(warehouse_lock.lock_path(settings.build_db))
     if holder is None:
         return None
     run: dict[str, Any] = {"pid": holder.pid, "host": holder.host, "started_at": holder.started_at,
                            "months": holder.months, "command": holder.command}
-    if holder.host != socket.gethostname():
+    progress = read_progress(settings.build_db)
+    if not (progress and progress.get("pid") == holder.pid):
+        progress = None
+    ended = progress.get("ended") if progress else None
+    local = holder.host == socket.gethostname()
+    if ended:
+        run["state"] = f"ended ({progress.get('outcome') or 'outcome unknown'}) at {_iso(ended)}"
+        if local and _pid_alive(holder.pid):
+            run["state"] += "; its process still holds the lock until it exits"
+    elif not local:
         run["state"] = "running (on another host: not checked)"
     elif _pid_alive(holder.pid):
         run["state"] = "running"
     else:
         run["state"] = "ended without releasing the lock (killed?); the next run takes it over"
         return run
-    progress = read_progress(settings.build_db)
-    if progress and progress.get("pid") == holder.pid:
+    if progress:
         run["progress"] = progress
     return run
 
@@ -168,7 +178,7 @@ def _iso_mtime(path: Path) -> str | None:
         t = path.stat().st_mtime
     except OSError:
         return None
-    return dt.datetime.fromtimestamp(t, dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return _iso(t)
 
 
 def collect(settings: Settings) -> dict[str, Any]:
@@ -226,7 +236,12 @@ def describe_progress(p: dict[str, Any], now: float | None = None) -> str:
     now = time.time() if now is None else now
     parts = [f"month {p.get('month') or '-'}"]
     if p.get("months_total"):
-        parts[0] += f" ({p.get('months_done', 0) + 1} of {p['months_total']})"
+        parts[0] += f" ({min(p.get('months_done', 0) + 1, p['months_total'])} of {p['months_total']})"
+    if p.get("ended"):
+        parts.append(f"ended ({p.get('outcome') or '?'}) {_duration(now - p['ended'])} ago")
+        if p.get("failed_step"):
+            parts.append(f"failed at {p['failed_step']}")
+        parts.append(f"{p.get('steps_done', 0)} step(s) done")
     if p.get("step"):
         parts.append(f"step {p['step']} ({p.get('steps_done', 0)} step(s) done)")
     if p.get("dbt_total"):
@@ -234,7 +249,7 @@ def describe_progress(p: dict[str, Any], now: float | None = None) -> str:
     if p.get("node"):
         parts.append(f"running {p['node']} for {_duration(now - p.get('node_started', now))}")
     if p.get("month_started"):
-        parts.append(f"month elapsed {_duration(now - p['month_started'])}")
+        parts.append(f"month elapsed {_duration((p.get('ended') or now) - p['month_started'])}")
     if p.get("updated"):
         parts.append(f"updated {_duration(now - p['updated'])} ago")
     return "; ".join(parts)

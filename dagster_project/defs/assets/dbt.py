@@ -20,8 +20,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtP
 from dagster_project.defs.partitions import monthly_partitions, one_month_per_run
 from dagster_project.defs.resources import FairuseResource
 from dagster_project.defs.warehouse_lock import hold_warehouse
-from dagster_project.domain import month_state, policy_versions
-from dagster_project.domain.dbt_runner import BuildResult, DbtBuildError, dbt_environment
+from dagster_project.domain import month_state, policy_versions, run_progress
+from dagster_project.domain.dbt_runner import BuildResult, DbtBuildError, dbt_environment, watch_nodes
 from dagster_project.domain.dbt_vars import dbt_vars_for_month
 from dagster_project.domain.engine import engine_for
 from dagster_project.domain.publish import mark_unpublished
@@ -177,7 +177,9 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
                            gate=None, reason=None)
         mark_unpublished(s.build_db, month)
         try:
-            result = engine_for(s).dbt_build(s, args)  # the engine's profiles.yml output (domain/engine.py)
+            # each node starting and finishing goes to the run's progress record (`fairuse status`)
+            with watch_nodes(run_progress.for_build_db(s.build_db).dbt_node):
+                result = engine_for(s).dbt_build(s, args)  # the engine's profiles.yml output (domain/engine.py)
         except BaseException as e:  # a kill (SIGKILL) records nothing: the month stays `building`, never whole
             month_state.record(s.warehouse, month, "failed", step="dbt_models", error=str(e).splitlines()[0][:500])
             raise
