@@ -86,8 +86,6 @@ class DuckDBEngine:
 
 def check_available(s: Settings) -> None:
     """Raise EngineUnavailable, saying how to enable it, when the chosen engine cannot run here."""
-    if s.engine == "spark" and is_url(s.raw_dir):
-        raise EngineUnavailable(spark_bucket_refusal(s))
     if s.engine == "spark":
         from dagster_project.domain.spark_engine import spark_available
 
@@ -96,17 +94,9 @@ def check_available(s: Settings) -> None:
             raise EngineUnavailable(f"the Spark engine is not available: {why}; or run with --engine duckdb")
 
 
-def spark_bucket_refusal(s: Settings) -> str:
-    """Why the Spark engine refuses raw data in a bucket (docs/operators.md: The Spark engine)."""
-    return (f"the Spark engine reads raw data from a folder, not from a bucket ({s.raw_dir}): run with --engine "
-            f"duckdb (docs/operators.md: The Spark engine)")
-
-
 def engine_for(s: Settings) -> Engine:
-    """The engine the settings name; Spark with raw data in a bucket is refused here, for every step and door."""
+    """The engine the settings name."""
     if s.engine == "spark":
-        if is_url(s.raw_dir):  # the CLI refuses it before any work (check_available); a run from the UI refuses here
-            raise EngineUnavailable(spark_bucket_refusal(s))
         from dagster_project.domain.spark_engine import SparkEngine
 
         return SparkEngine()

@@ -23,9 +23,13 @@ functions.
   read in place (`parquet.\\`path\\``) by whoever runs the session (on a cluster the raw folder must be readable at
   the same path by the cluster), cast to the contract's types, with source_file, source_row (the row's position
   in its file: Spark's `_metadata.row_index`), delivered_at (the file's mtime) and the month; and the delivery
-  record `raw.delivered_files`. Raw data in a bucket (`s3://`) is refused in one line (domain/engine.py
-  `spark_bucket_refusal`): reading it needs `s3a://` paths and Hadoop's S3A connector on the cluster, which
-  cannot be tested here (docs/operators.md: The Spark engine).
+  record `raw.delivered_files`. Raw data in a bucket (`s3://bucket/prefix`): listed and its footers checked
+  through s3fs as on DuckDB, then read by Spark as `s3a://bucket/key` through Hadoop's S3A connector, which the
+  session must have (`hadoop-aws` on its classpath; a local session gets the endpoint, region and path-style
+  access from the standard AWS variables, `s3a_conf`; credentials come from S3A's default chain, which reads the
+  same variables). A session without the connector fails the raw step in one line naming it. Reading through
+  S3A is not tested here: the connector's jars come from Maven Central, which this project's machines cannot
+  reach (docs/operators.md: The Spark engine).
 - `dbt_build`: `dbt build` on the `spark` (or `spark_connect`) output of profiles.yml, in this process, through
   domain/dbt_runner.py (the parsed manifest cached per output, per-node results for Dagster).
 - `publish`: the marts and audit tables copied Spark -> Arrow -> the DuckDB build file (settings.build_db: the
@@ -44,6 +48,7 @@ import duckdb
 
 from dagster_project.domain.contract import EVENT_DATASETS, REFERENCE_DATASETS, Dataset
 from dagster_project.domain.dbt_runner import BuildResult
+from dagster_project.domain.locations import LocationError, is_url, register_filesystem
 from dagster_project.domain.publish import PublishResult
 from dagster_project.domain.raw_files import BadRawFile, InspectedFile, inspect, list_files
 from dagster_project.domain.raw_load import DeliveryRecord, view_sql
@@ -119,9 +124,35 @@ def hash_key_of(s: Settings) -> str:
     return hash_key(s)
 
 
+def s3a_conf(env: dict[str, str] | None = None) -> dict[str, str]:
+    """Hadoop S3A settings of a local session from the standard AWS variables (the same ones s3fs reads): the
+    endpoint of an S3-compatible store (AWS_ENDPOINT_URL, with path-style access, as MinIO and Ceph need) and the
+    region (AWS_REGION, else AWS_DEFAULT_REGION). No credentials: S3A's default provider chain reads
+    AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN itself, so they never enter Spark's
+    configuration (which its logs and UI show). A cluster (Spark Connect) uses its own configuration."""
+    env = os.environ if env is None else env
+    conf = {}
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        conf["spark.hadoop.fs.s3a.endpoint"] = endpoint
+        conf["spark.hadoop.fs.s3a.path.style.access"] = "true"
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")  # AWS_REGION first, as locations.aws_region
+    if region:
+        conf["spark.hadoop.fs.s3a.endpoint.region"] = region
+    return conf
+
+
+def spark_path(path: Path | str) -> str:
+    """A raw file's path as Spark reads it: an object's `s3://` URL as `s3a://` (Hadoop's S3A connector; Hadoop's
+    `s3://` scheme is another, retired file system), a local path as it is."""
+    text = str(path)
+    return "s3a://" + text.removeprefix("s3://") if text.startswith("s3://") else text
+
+
 def local_conf(s: Settings) -> dict[str, str]:
     """The static configuration of a local session: Hive catalog in an embedded Derby metastore and the tables'
-    files under `s.spark_dir` (created owner-only), Spark's log to a file there, loopback only, no UI."""
+    files under `s.spark_dir` (created owner-only), Spark's log to a file there, loopback only, no UI; the S3A
+    settings when the raw data is in a bucket (`s3a_conf`)."""
     d = s.spark_dir
     d.mkdir(parents=True, exist_ok=True)
     d.parent.chmod(0o700)
@@ -142,6 +173,7 @@ def local_conf(s: Settings) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.driver.host": "127.0.0.1",
+        **(s3a_conf() if is_url(s.raw_dir) else {}),
         **RUNTIME_CONF,
     }
 
@@ -176,18 +208,18 @@ def _cast(col: str, target: str, stored: str | None) -> str:
 def _file_select(ds: Dataset, f: InspectedFile) -> str:
     cols = [_cast(c, t, f.columns.get(c)) for c, t in ds.columns.items()]
     part = f.file.partition_value + ("-01" if ds.partition == "month" else "")
-    path = str(f.file.path).replace("`", "``")
+    path = spark_path(f.file.path).replace("`", "``")
     return (f"select {', '.join(cols)}, {_q(f.file.rel)} as source_file, "
             f"cast(_metadata.row_index as bigint) as source_row, "
             f"timestamp_micros({f.file.mtime_us}) as delivered_at, date {_q(part)} as {ds.partition} "
             f"from parquet.`{path}`")
 
 
-def record_month(spark, raw_dir: Path, month: str) -> DeliveryRecord:
+def record_month(spark, raw_dir: Path | str, month: str) -> DeliveryRecord:
     """Check every file of `YYYY-MM` and every snapshot (shared footer checks), then point raw.* at them."""
-    raw_dir = Path(raw_dir)
     con = duckdb.connect()
     try:
+        register_filesystem(con, raw_dir)  # a bucket's footers read through s3fs, as on DuckDB
         inspected = {ds.name: inspect(con, ds, list_files(raw_dir, ds, month)) for ds in EVENT_DATASETS}
         inspected |= {ds.name: inspect(con, ds, list_files(raw_dir, ds)) for ds in REFERENCE_DATASETS}
     finally:
@@ -198,7 +230,14 @@ def record_month(spark, raw_dir: Path, month: str) -> DeliveryRecord:
         spark.sql("create database raw")
     for ds in EVENT_DATASETS + REFERENCE_DATASETS:
         sql = view_sql(ds, inspected[ds.name], _file_select, SPARK_TYPES.__getitem__)
-        spark.sql(f"create or replace view raw.{ds.name} as {sql}")
+        try:
+            spark.sql(f"create or replace view raw.{ds.name} as {sql}")
+        except Exception as e:
+            if is_url(raw_dir) and _no_s3a(e):
+                raise LocationError(
+                    f"{raw_dir}: the Spark session cannot read s3a:// paths: Hadoop's S3A connector (hadoop-aws) "
+                    f"is not on its classpath (docs/operators.md: The Spark engine)") from None
+            raise
     rows = []
     for ds in EVENT_DATASETS + REFERENCE_DATASETS:
         for f in inspected[ds.name]:
@@ -213,6 +252,19 @@ def record_month(spark, raw_dir: Path, month: str) -> DeliveryRecord:
     spark.sql("create or replace view raw.delivered_files as " + "\nunion all\n".join(rows))
     return DeliveryRecord(month, {n: len(fs) for n, fs in inspected.items()},
                           {n: sum(f.rows for f in fs) for n, fs in inspected.items()})
+
+
+def _no_s3a(e: Exception) -> bool:
+    """Whether Spark failed because it has no file system for `s3a://` (the S3A connector is not installed)."""
+    seen: BaseException | None = e
+    for _ in range(10):  # pyspark keeps the JVM's cause as `_cause` (S3AFileSystem's ClassNotFoundException)
+        if seen is None:
+            return False
+        text = str(seen)
+        if 'No FileSystem for scheme "s3a"' in text or "S3AFileSystem not found" in text:
+            return True
+        seen = getattr(seen, "_cause", None) or seen.__cause__
+    return False
 
 
 # ---------------------------------------------------------------------------------------------------------------
