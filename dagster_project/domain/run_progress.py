@@ -13,10 +13,11 @@ launched by the Dagster daemon or the UI (the schedule, the sensor, a backfill) 
 The record is `<build folder>/<warehouse>.build.progress.json` beside the lock: month, run id, current step and
 steps done, dbt nodes done/total, the current node and since when, when the month started, when the record was
 updated; when the run is over, when it ended and how (`ended`, `outcome`). Cheap and harmless by construction:
-callers only change a dict in memory; a background thread writes the small JSON file, at once for a step, a month
-or the run starting or ending, at most every WRITE_INTERVAL seconds for dbt nodes. A write that fails is logged
-(once until one succeeds again), never raised: the record is a courtesy to `fairuse status`, never a reason to
-stop a run.
+a step, a month or the run starting or ending is written at once by the caller, before it goes on (a handful of
+small files per month, so `fairuse status` never shows a step that has already ended); dbt nodes only change a
+dict in memory, and a background thread writes it at most every WRITE_INTERVAL seconds. A write that fails is
+logged (once until one succeeds again), never raised: the record is a courtesy to `fairuse status`, never a
+reason to stop a run.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from typing import Any
 from dagster_project.domain import status
 
 WRITE_INTERVAL = 2.0  # seconds between two writes for dbt nodes (steps, months, the run's end: at once)
-MIN_GAP = 0.2  # seconds between any two writes
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +41,14 @@ class RunProgress:
 
     def __init__(self, build_db: Path, interval: float = WRITE_INTERVAL):
         self.build_db, self.interval = build_db, interval
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the state; taken before `_io`, never after it
         self._io = threading.Lock()  # one write at a time (they share the temporary file's name)
-        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._stop = threading.Event()  # of the current writer thread
         self._state: dict[str, Any] = {"pid": os.getpid()}
-        self._dirty = self._urgent = False
+        self._dirty = False
+        self._version = self._written = 0  # of the state; of the last record on disk (an older one never overwrites it)
         self._session = False  # `fairuse run` (several months) owns the record: a Dagster run's end is not its end
-        self._last_write = 0.0
         self._failing = False
         self.writes = 0  # records written (tests read it)
 
@@ -59,16 +59,19 @@ class RunProgress:
             return dict(self._state)
 
     def update(self, urgent: bool = False, **fields: Any) -> None:
-        """Change fields of the record; written within WRITE_INTERVAL seconds, or at once when `urgent`."""
+        """Change fields of the record: written before this returns when `urgent`, else within WRITE_INTERVAL
+        seconds by the writer thread."""
         with self._lock:
             self._state.update(fields)
             self._dirty = True
-            self._urgent = self._urgent or urgent
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._writer, name="fairuse-progress-record", daemon=True)
+            self._version += 1
+            if urgent:
+                self._write()
+            elif self._thread is None:
+                self._stop = threading.Event()
+                self._thread = threading.Thread(target=self._writer, args=(self._stop,),
+                                                name="fairuse-progress-record", daemon=True)
                 self._thread.start()
-        if urgent:
-            self._wake.set()
 
     def begin_session(self, months: list[str]) -> None:
         """`fairuse run` of `months`, one after the other, starts."""
@@ -137,38 +140,30 @@ class RunProgress:
         """The run is over: the record says when and how, written before this returns (the process may exit next);
         the writer thread stops (the next run of this process starts another)."""
         with self._lock:
-            self._state.update(phase="ended", step=None, node=None, node_started=None, ended=time.time(),
-                               outcome=outcome)
             self._session = False
-            self._dirty, thread, self._thread = True, self._thread, None
-        self._wake.set()
+            thread, self._thread = self._thread, None
+            self._stop.set()
+            self.update(urgent=True, phase="ended", step=None, node=None, node_started=None, ended=time.time(),
+                        outcome=outcome)
         if thread is not None:
             thread.join(timeout=1.0)
-        self._write()
 
     # -- writing -----------------------------------------------------------------------------------------------
 
-    def _writer(self) -> None:
-        me = threading.current_thread()
-        while True:
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            with self._lock:
-                if self._thread is not me:
-                    return
-                due = self._dirty and (self._urgent or time.monotonic() - self._last_write >= self.interval)
-            if due:
-                self._write()
-                time.sleep(MIN_GAP)
+    def _writer(self, stop: threading.Event) -> None:
+        """Writes what dbt nodes changed, every `interval` seconds, until `finish` sets `stop`."""
+        while not stop.wait(self.interval):
+            self._write()
 
     def _write(self) -> None:
+        with self._lock:
+            if not self._dirty:
+                return
+            record, version = dict(self._state, updated=time.time()), self._version
+            self._dirty = False
         with self._io:
-            with self._lock:
-                if not self._dirty:
-                    return
-                record = dict(self._state, updated=time.time())
-                self._dirty = self._urgent = False
-                self._last_write = time.monotonic()
+            if version <= self._written:  # a newer record is already on disk
+                return
             try:
                 status.write_progress(self.build_db, record)
             except Exception as e:  # the record is a courtesy to `fairuse status`, never a reason to stop a run
@@ -176,7 +171,7 @@ class RunProgress:
                     log.warning(f"progress record {status.progress_path(self.build_db)} not written: {e}")
                 self._failing = True
                 return
-            self._failing = False
+            self._written, self._failing = version, False
             self.writes += 1
 
 
