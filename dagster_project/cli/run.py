@@ -15,8 +15,6 @@ from dagster_project.domain import month_state, warehouse_lock
 from dagster_project.domain.raw_files import months_in_raw
 from dagster_project.domain.settings import Settings
 
-PUBLISHED_STATES = ("published", "accepted_incomplete")  # domain/month_state.py
-
 # The per-step lines below are the progress report; Dagster's own console log only for warnings.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -105,8 +103,8 @@ def keep_published(settings: Settings, recorded: dict[str, dict]) -> None:
     which no publish carries unless whole. `recorded`: the month states before the run."""
     now = month_state.read_months(settings.warehouse)
     for month, before in recorded.items():
-        if (before.get("state") in PUBLISHED_STATES and month in now
-                and now[month].get("state") not in PUBLISHED_STATES):
+        if (before.get("state") in month_state.PUBLISHED_STATES and month in now
+                and now[month].get("state") not in month_state.PUBLISHED_STATES):
             month_state.keep_published(settings.warehouse, month, before, now[month])
 
 

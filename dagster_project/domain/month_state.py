@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 STATES = ("building", "built", "published", "failed", "held", "accepted_incomplete")
+PUBLISHED_STATES = ("published", "accepted_incomplete")  # in the published warehouse, exports written
 
 
 def state_path(warehouse: Path) -> Path:
@@ -96,7 +97,7 @@ def keep_published(warehouse: Path, month: str, published: dict[str, Any], rebui
     """After a failed or held rebuild of a month that was published: its record goes back to `published` (its record
     as published: state, reason, versions, times), with the rebuild's record beside it under `rebuild`. Returns the
     month's new record."""
-    if published.get("state") not in ("published", "accepted_incomplete"):
+    if published.get("state") not in PUBLISHED_STATES:
         raise ValueError(f"month {month} was not published ({published.get('state')})")
     path = state_path(warehouse)
     with _locked(warehouse):

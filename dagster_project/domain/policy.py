@@ -513,9 +513,13 @@ def _key_written_twice(node: yaml.Node | None, path: str = "") -> str | None:
 def load_policy(path: str | Path) -> Policy:
     path = Path(path)
     try:
-        text = path.read_text()
-        twice = _key_written_twice(yaml.compose(text, Loader=yaml.SafeLoader))
-        raw = yaml.safe_load(text)
+        loader = yaml.SafeLoader(path.read_text())
+        try:  # parsed once: the node tree for the duplicate-key check, then built into data (as yaml.safe_load)
+            node = loader.get_single_node()
+            twice = _key_written_twice(node)
+            raw = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except FileNotFoundError as e:
         raise PolicyError(f"policy: file not found: {path}") from e
     except yaml.YAMLError as e:

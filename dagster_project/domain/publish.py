@@ -41,6 +41,8 @@ from typing import Any
 
 import duckdb
 
+from dagster_project.domain import month_state
+
 PUBLISHED_SCHEMAS = ("marts", "audit")
 # Provisional tables (`fairuse watch`: domain/watch.py): never in the build database; published beside the marts
 # by `publish_provisional`, carried over by every publish, and a month's rows removed once that month is built.
@@ -187,7 +189,7 @@ def is_whole(entry: Mapping[str, Any] | None) -> bool:
         return False
     if entry.get("rebuild"):
         return is_whole(entry["rebuild"])
-    return (entry.get("state") in ("published", "accepted_incomplete")
+    return (entry.get("state") in month_state.PUBLISHED_STATES
             or (entry.get("state") == "built" and entry.get("gate") in WHOLE_GATES))
 
 

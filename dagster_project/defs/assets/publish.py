@@ -30,13 +30,12 @@ WAREHOUSE_KEY = dg.AssetKey(["publish", "warehouse"])
 EXPORTS_KEY = dg.AssetKey(["publish", "finance_exports"])
 
 
-PUBLISHED_STATES = ("published", "accepted_incomplete")
-
 
 def published_along(states: dict, run_id: str) -> list[str]:
     """Months this run's publish put in the warehouse (with its own month: those the journal held, whole), whose
     exports and report are written by this run too."""
-    return sorted(m for m, r in states.items() if r.get("publish_run") == run_id and r.get("state") in PUBLISHED_STATES)
+    return sorted(m for m, r in states.items()
+                  if r.get("publish_run") == run_id and r.get("state") in month_state.PUBLISHED_STATES)
 
 
 def _md_table(header: tuple[str, str], rows) -> str:
@@ -126,7 +125,7 @@ def build_publish_assets(dbt_models: dg.AssetsDefinition, manifest: Path) -> lis
         hold_warehouse(context, s)
         month = context.partition_key
         states = month_state.read_months(s.warehouse)
-        if (states.get(month) or {}).get("state") not in PUBLISHED_STATES:  # a held month writes no exports
+        if (states.get(month) or {}).get("state") not in month_state.PUBLISHED_STATES:  # a held month writes no exports
             raise NotPublishable(f"month {month} is not published ({(states.get(month) or {}).get('state')}): "
                                  f"no exports written; build it whole: `{rebuild_command([month])}`")
         accepted = {m: r.get("reason") or "" for m, r in states.items() if r.get("state") == "accepted_incomplete"}
